@@ -1,0 +1,52 @@
+# The two commands a newcomer needs: `make serve` and `make test`. Both set everything up first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install ingest serve test test-fast eval bench lint format clean
+
+install: $(STAMP)
+
+# torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# Idempotent: says "up to date" in about a second when corpus/ has not changed.
+ingest: $(STAMP)
+	$(BIN)/clbp-chat ingest
+
+serve: ingest
+	$(BIN)/clbp-chat serve
+
+test: ingest
+	$(BIN)/python -m pytest
+
+test-fast: ingest
+	$(BIN)/python -m pytest -m "not browser"
+
+# Runs the full question set and fails when a threshold in evals/thresholds.yaml is missed.
+eval: ingest
+	$(BIN)/clbp-chat eval --out eval-runs/latest --check
+
+bench: ingest
+	$(BIN)/python benchmarks/bench_answer.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf .clbp-index eval-runs artifacts

@@ -1,0 +1,52 @@
+"""Print the best-sentence relevance for answerable and unanswerable eval questions.
+
+The evidence threshold (CLBP_MIN_EVIDENCE) belongs between the two distributions; rerun this after
+changing the corpus or the model and move the default in config.py if the gap moved.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from clbp_chat.answer import get_engine
+from clbp_chat.compose import compose_answer
+from clbp_chat.evaluate.dataset import load_sets
+from clbp_chat.retrieve import hybrid_search
+
+
+def best_score(engine, question: str) -> tuple[float, float]:
+    index = engine.index
+    query = index.speller.correct(question)
+    hits = hybrid_search(index, query, engine.settings.retrieve_k)
+    vector = engine.embeddings.encode([query])[0]
+    best = compose_answer(
+        index, engine.scorer, query, vector, hits, min_evidence=0.0, max_sentences=1
+    ).best_score
+    return best, engine.evidence_bar(query)
+
+
+def main() -> None:
+    engine = get_engine()
+    items = [i for i in load_sets() if not i.history and i.outcome != "safety"]
+    scored = sorted(((*best_score(engine, i.question), i) for i in items), key=lambda p: p[0])
+    answerable = [s for s, _, i in scored if i.outcome == "answered"]
+    unanswerable = [s for s, _, i in scored if i.outcome == "no_evidence"]
+    wrong = [i for s, bar, i in scored if (s >= bar) != (i.outcome == "answered")]
+    print(
+        f"answerable   n={len(answerable)} min={min(answerable):.3f} median={statistics.median(answerable):.3f}"
+    )
+    print(
+        f"unanswerable n={len(unanswerable)} max={max(unanswerable):.3f} median={statistics.median(unanswerable):.3f}"
+    )
+    print(
+        f"current CLBP_MIN_EVIDENCE={engine.settings.min_evidence}, "
+        f"CLBP_MIN_EVIDENCE_UNCOVERED={engine.settings.min_evidence_uncovered}"
+    )
+    print(f"misclassified at these settings: {len(wrong)} of {len(scored)}")
+    for score, bar, item in scored:
+        mark = "  <-- wrong side" if item in wrong else ""
+        print(f"{score:.3f} (bar {bar:.2f})  {item.outcome:<11}  {item.question}{mark}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The command line: parse, call the library, print. Errors become one line on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from clbp_chat.config import Settings, get_settings
+from clbp_chat.errors import ClbpError
+from clbp_chat.types import Answer
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "CLBP_" + str(first["loc"][0]).upper() if first["loc"] else "a CLBP_ setting"
+        raise ClbpError(f"bad setting {field}: {first['msg']}") from None
+
+
+def format_answer(result: Answer) -> str:
+    """Human-readable answer: the text, then a numbered source list."""
+    lines = [result.answer]
+    if result.citations:
+        lines += ["", "Sources:"]
+        for c in result.citations:
+            link = f" {c.source}" if c.source else ""
+            lines.append(f"  [{c.n}] {c.title} — {c.section}.{link}")
+    return "\n".join(lines)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ClbpError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="clbp-chat")
+def main() -> None:
+    """clbp-chat: answers about stem-cell therapy for chronic low back pain, from a curated corpus."""
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Rebuild even when the index is up to date.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def ingest(rebuild: bool, quiet: bool) -> None:
+    """(Re)build the index from the corpus folder."""
+    from clbp_chat.index import build_index
+
+    settings = _settings()
+    report = build_index(settings, force=rebuild, progress=not quiet)
+    if report.built:
+        click.echo(
+            f"Indexed {report.chunk_count} passages ({report.sentence_count} sentences) from "
+            f"{settings.corpus_dir} in {report.seconds:.1f}s -> {report.path}"
+        )
+    else:
+        click.echo(
+            f"Index is up to date ({report.chunk_count} passages, built "
+            f"{report.manifest.get('built_at', '?')}); nothing to do. Use --rebuild to force."
+        )
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+def ask(question: str, as_json: bool) -> None:
+    """Answer QUESTION from the corpus."""
+    from clbp_chat.answer import Engine
+
+    result = Engine(_settings()).answer(question)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        click.echo(format_answer(result))
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default CLBP_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default CLBP_PORT, 7860).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the chat UI, the HTTP API and the widget."""
+    from clbp_chat.web.server import run
+
+    settings = _settings()
+    run(settings, host or settings.host, port or settings.port)
+
+
+@main.command("eval")
+@click.option(
+    "--set",
+    "question_set",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Question set YAML (default: every file in evals/sets).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("eval-runs/latest"),
+    help="Folder for results.json, report.md, charts and the RAGAS export.",
+)
+@click.option(
+    "--compare",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A previous results.json: print deltas and mark regressions.",
+)
+@click.option(
+    "--check", is_flag=True, help="Exit 1 when a threshold in evals/thresholds.yaml is missed."
+)
+@click.option(
+    "--thresholds", type=click.Path(path_type=Path), default=Path("evals/thresholds.yaml")
+)
+def eval_cmd(question_set, as_json, out, compare, check, thresholds) -> None:
+    """Run the answer-quality evals and write a report."""
+    from clbp_chat.evaluate.run import run_eval
+
+    code = run_eval(_settings(), question_set, out, compare, check, thresholds, as_json)
+    sys.exit(code)
+
+
+@main.command()
+def settings() -> None:
+    """Print every setting, its environment variable and current value."""
+    current = _settings()
+    for name, field in Settings.model_fields.items():
+        click.echo(f"CLBP_{name.upper()}={getattr(current, name)!s}\n    {field.description}")
+
+
+@main.command()
+@click.option("--limit", default=50, help="Most questions to list.")
+def unanswered(limit: int) -> None:
+    """List logged questions the library could not answer (needs CLBP_LOG_QUESTIONS=true)."""
+    from clbp_chat.privacy import unanswered as load
+
+    settings = _settings()
+    if not settings.log_questions:
+        click.echo("Question logging is off (CLBP_LOG_QUESTIONS=false), so nothing is kept.")
+        return
+    rows = load(settings)[:limit]
+    if not rows:
+        click.echo("No unanswered questions logged.")
+    for row in rows:
+        click.echo(f"{row['time']}  {row['question']}")

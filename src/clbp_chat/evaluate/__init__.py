@@ -1,0 +1,1 @@
+"""The answer-quality evaluation harness: question sets, metrics, baseline, report."""

@@ -1,0 +1,58 @@
+"""Small text helpers shared by the keyword index, the composer, the safety gate and the evals."""
+
+from __future__ import annotations
+
+import re
+
+STOPWORDS = frozenset(
+    ["a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "tell", "know", "please", "thanks", "thank", "hi", "hello", "dont", "doesnt", "didnt", "isnt", "wasnt", "im", "ive", "id", "get", "got", "much", "any"]
+)
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+
+
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased alphabetic words, unstemmed (for spelling correction against the corpus)."""
+    return _WORD.findall(text.lower())
+
+
+def stem(token: str) -> str:
+    """A light English stemmer: enough to match 'studies'/'study', 'patients'/'patient'."""
+    if len(token) <= 3 or token.isdigit():
+        return token
+    for suffix, repl in (
+        ("izations", ""),
+        ("ization", ""),
+        ("ized", ""),
+        ("ised", ""),
+        ("izes", ""),
+        ("ize", ""),
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("s", ""),
+    ):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            return token[: -len(suffix)] + repl if suffix != "s" or token[-2] != "s" else token
+    return token
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stemmed content words (stopwords dropped)."""
+    return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a corpus passage; corpus documents keep one sentence per line where they can."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def numbers(text: str) -> set[str]:
+    """Every number written in digits, normalised ('2,713' -> '2713'), ignoring citation markers."""
+    without_markers = re.sub(r"\[\d+\]", " ", text)
+    return {n.replace(",", "") for n in _NUMBER.findall(without_markers)}

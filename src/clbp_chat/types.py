@@ -1,0 +1,70 @@
+"""The data that flows through clbp-chat: chunks, citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["answered", "no_evidence", "safety"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One passage of a corpus document, the unit that is indexed and cited."""
+
+    id: str
+    doc_id: str
+    title: str
+    section: str
+    body: str
+    source: str | None
+    order: int
+    doc_type: str = "study"
+
+    @property
+    def text(self) -> str:
+        """What is embedded and keyword-indexed: the body with the document and section named."""
+        return f"{self.title} — {self.section}\n{self.body}"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source for one or more answer sentences; ``quote`` is the exact chunk text."""
+
+    n: int
+    doc_id: str
+    title: str
+    section: str
+    quote: str
+    source: str | None
+    chunk_id: str
+
+
+@dataclass
+class Answer:
+    """What every front end receives from :func:`clbp_chat.answer`."""
+
+    question: str
+    outcome: Outcome
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    safety_category: str | None = None
+    standalone_question: str | None = None
+    latency_ms: float = 0.0
+    retrieved: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``ask --json`` / ``POST /api/ask`` object from DESIGN.md (plus retrieval ids)."""
+        citations = [asdict(c) for c in self.citations]
+        for c in citations:
+            c.pop("chunk_id")
+        return {
+            "question": self.question,
+            "outcome": self.outcome,
+            "safety_category": self.safety_category,
+            "answer": self.answer,
+            "citations": citations,
+            "standalone_question": self.standalone_question,
+            "retrieved_doc_ids": self.retrieved,
+            "latency_ms": round(self.latency_ms, 1),
+        }

@@ -1,0 +1,56 @@
+"""Shared fixtures: one real index (real corpus, real model, real Chroma) built once per session.
+
+Every test runs with CLBP_INDEX_DIR and CLBP_DATA_DIR pointed at temporary folders, so the
+developer's own index and logs are never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clbp_chat.answer import Engine
+from clbp_chat.config import Settings, get_settings
+from clbp_chat.index import build_index
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch, tmp_path):
+    """No test reads or writes the developer's index, data folder or environment settings."""
+    monkeypatch.setenv("CLBP_INDEX_DIR", str(tmp_path / "no-index-here"))
+    monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CLBP_CORPUS_DIR", str(CORPUS))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def built_index_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("index")
+    build_index(Settings(corpus_dir=CORPUS, index_dir=path), progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(built_index_dir) -> Settings:
+    return Settings(corpus_dir=CORPUS, index_dir=built_index_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(settings) -> Engine:
+    return Engine(settings)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    """A writable copy of the real corpus, for tests that break or edit it."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target

@@ -1,0 +1,102 @@
+"""Grounded answers on the real corpus: right documents, key figures, honest no-evidence replies."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from clbp_chat.evaluate.dataset import load_sets
+from clbp_chat.text import numbers, split_sentences
+
+from .conftest import ROOT
+
+ITEMS = load_sets(ROOT / "evals" / "sets")
+ANSWERABLE = [i for i in ITEMS if i.outcome == "answered" and not i.history]
+UNANSWERABLE = [i for i in ITEMS if i.outcome == "no_evidence"]
+# Known misses, measured and reported by the evals; strict, so fixing one makes this list shrink.
+KNOWN_MISSES = {"ne-clinic-doctor", "cmp-sizes"}
+
+
+def _param(items):
+    return [
+        pytest.param(
+            i, id=i.id, marks=[pytest.mark.xfail(strict=True)] if i.id in KNOWN_MISSES else []
+        )
+        for i in items
+    ]
+
+
+def test_the_sets_cover_what_the_core_promises():
+    assert len(ANSWERABLE) >= 25
+    assert len(UNANSWERABLE) >= 10
+
+
+@pytest.mark.parametrize("item", _param(ANSWERABLE))
+def test_fact_question_cites_expected_document_and_key_figure(engine, item):
+    result = engine.answer(item.question)
+    assert result.outcome == "answered", result.answer
+    cited = {c.doc_id for c in result.citations}
+    expected = set(item.docs)
+    assert (cited & expected) if item.any_doc else (expected <= cited), (cited, result.answer)
+    for fact in item.facts:
+        assert re.search(fact, result.answer, re.I), f"{fact!r} not in: {result.answer}"
+
+
+@pytest.mark.parametrize("item", _param(UNANSWERABLE))
+def test_uncovered_question_is_no_evidence_without_citations(engine, item):
+    result = engine.answer(item.question)
+    assert result.outcome == "no_evidence", result.answer
+    assert result.citations == []
+    assert "doesn't cover" in result.answer
+
+
+def test_every_number_in_every_answer_occurs_in_a_cited_quote(engine):
+    for item in ANSWERABLE:
+        result = engine.answer(item.question)
+        quoted = set().union(*(numbers(c.quote) for c in result.citations))
+        assert numbers(result.answer) <= quoted, (item.id, numbers(result.answer) - quoted)
+
+
+def test_every_answer_sentence_carries_a_marker_that_resolves_to_a_quote_containing_it(engine):
+    for item in ANSWERABLE:
+        result = engine.answer(item.question)
+        quotes = {c.n: c.quote for c in result.citations}
+        body = result.answer.replace("**How strong is this evidence?**", "")
+        for sentence in re.findall(r"[^\[\]]+?\[\d+\]", body):
+            text, n = re.match(r"(.*)\[(\d+)\]", sentence.strip(), re.S).groups()
+            text = text.strip().removeprefix("The clinic's summary says: ").strip("“”")
+            assert int(n) in quotes, (item.id, sentence)
+            core = text.rstrip(".")
+            assert core in quotes[int(n)], (item.id, core)
+
+
+def test_answers_state_how_strong_the_study_evidence_is(engine):
+    result = engine.answer("How many people were in the Pettine study?")
+    assert "How strong is this evidence?" in result.answer
+    assert "no control group" in result.answer
+
+
+def test_clinic_claims_are_attributed_to_the_clinic(engine):
+    result = engine.answer("Is it true that stem cell therapy is safe and effective?")
+    summary_sentences = [
+        s for s in split_sentences(result.answer) if "148" in s or "Excellent Safety" in s
+    ]
+    assert all("clinic" in s.lower() for s in summary_sentences)
+
+
+def test_named_study_is_answered_from_that_study(engine):
+    result = engine.answer("What were the results of the Kumar study?")
+    assert result.citations[0].doc_id == "kumar-2017"
+    assert not {"pettine-2015", "atluri-2022", "amirdelfan-2021"} & {
+        c.doc_id for c in result.citations
+    }
+
+
+def test_misspelled_study_name_is_corrected_against_the_corpus(engine):
+    result = engine.answer("how many ppl were in the petine study")
+    assert "26" in result.answer
+
+
+def test_latency_is_measured(engine):
+    assert engine.answer("What is a placebo?").latency_ms > 0
