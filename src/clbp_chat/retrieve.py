@@ -52,7 +52,11 @@ def hybrid_search(index: Index, question: str, k: int, rrf_k: int = 60) -> list[
         ids, scores = index.bm25.retrieve(
             [tokens], k=min(CANDIDATES, len(index.chunks)), show_progress=False
         )
-        keyword = {index.chunks[int(i)].id: float(s) for i, s in zip(ids[0], scores[0], strict=True) if s > 0}
+        keyword = {
+            index.chunks[int(i)].id: float(s)
+            for i, s in zip(ids[0], scores[0], strict=True)
+            if s > 0
+        }
     fused: dict[str, float] = {}
     for ranking in (dense, keyword):
         ordered = sorted(ranking, key=ranking.get, reverse=True)

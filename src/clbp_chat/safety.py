@@ -5,7 +5,8 @@ Deterministic patterns, not a model, so each decision can be read, tested and ex
 - A symptom counts unless a negation stands before it in the same clause ("no bladder problems",
   "I don't have any numbness"), or the sentence is a general question about the treatment with no
   first-person words ("can stem cells cause a fever?" is a question for the library, not a red flag).
-- Then prompt injection, personal medical advice and off-topic requests.
+- Then prompt injection, off-topic requests and personal medical advice, in that order
+  ("should I buy bitcoin?" is off-topic before it is personal advice).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ RED_FLAGS: dict[str, list[str]] = {
     "bladder or bowel control": [
         rf"\b(?:lost|losing|lose|loss of|no|poor|without|cant|cannot|not able to|unable to)\s+{_W}control\s+(?:of|over)\s+(?:my\s+|the\s+)?{_BLADDER}",
         rf"\b(?:lost|losing|lose|loss of)\s+{_W}{_BLADDER}",
-        rf"\b{_BLADDER}\s+(?:control\s+)?(?:is\s+|has\s+)?(?:gone|lost|accidents?|leak\w*|incontinence|problems?|issues?|trouble|dysfunction)",
+        rf"\b{_BLADDER}\b.{{0,20}}\b(?:gone|lost|accidents?|leak\w*|incontinence|problems?|issues?|trouble|dysfunction)",
         r"\bincontinen\w*",
         r"\b(?:wet|peed|pooped|soiled|messed)\s+(?:my\s?self|the bed|my (?:pants|bed))",
         rf"\b(?:cant|cannot|unable to|not able to|trouble|difficulty|struggl\w* to)\s+(?:\w+\s+)?(?:pee|urinate|hold (?:my |in )?{_BLADDER}|empty my bladd?e?r|control (?:my )?{_BLADDER})",
@@ -69,7 +70,7 @@ CRISIS_PATTERNS = [
     r"\btake my (?:own )?life\b",
     r"\b(?:dont|do not|no longer)\s+want to (?:live|be alive|be here|wake up|exist|go on)\b",
     r"\bwant(?:ed|s)?\s+to die\b|\bwish i (?:was|were) dead\b|\bbetter off dead\b",
-    r"\bno (?:reason|point)\s+(?:to|in)\s+(?:live|living|going on|carry on)\b",
+    r"\bno (?:reason|point)\s+(?:to|in)\s+(?:live|living|go on|going on|carry on)\b",
     r"\bself[- ]?harm\w*|\bhurt(?:ing)?\s+my\s?self\b|\bcut(?:ting)?\s+my\s?self\b",
     r"\bcant (?:go on|take (?:it|this) anymore|do this anymore)\b",
     r"\b(?:not|isnt) worth living\b|\boverdos\w*",
@@ -80,6 +81,7 @@ INJECTION_PATTERNS = [
     r"(?:^|\n|\.\s)\s*(?:system|assistant|developer|admin)\s*(?:message|prompt)?\s*:",
     r"\[/?(?:system|inst)\]|<\|?\s*(?:system|im_start|im_end)",
     r"\byou are (?:now|no longer)\b",
+    r"\b(?:ignore|disregard|forget)\s+(?:the|everything|all|what(?:s| is))\s+(?:above|previous|before|said)\b",
     r"\b(?:pretend|act|behave|roleplay|role play)\s+(?:to be|as if|as|like)\b",
     r"\b(?:developer|god|dan|jailbreak|unrestricted|debug)\s+mode\b",
     r"\b(?:reveal|show|print|repeat|output|tell me)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+|hidden\s+|initial\s+)?(?:prompt|instructions|rules)\b",
@@ -120,7 +122,28 @@ OFF_TOPIC_PATTERNS = [
 ]
 
 NEGATORS = frozenset(
-    ["no", "not", "never", "without", "dont", "didnt", "doesnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "nor", "denies", "deny", "none", "zero", "neither"]
+    [
+        "no",
+        "not",
+        "never",
+        "without",
+        "dont",
+        "didnt",
+        "doesnt",
+        "havent",
+        "hasnt",
+        "hadnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "nor",
+        "denies",
+        "deny",
+        "none",
+        "zero",
+        "neither",
+    ]
 )
 _CLAUSE_BREAK = re.compile(r"[.,;:!?\n]|\b(?:but|though|although|however|except|yet)\b")
 _FIRST_PERSON = re.compile(
@@ -192,8 +215,8 @@ def check(message: str) -> SafetyVerdict:
         return SafetyVerdict(CRISIS, ("self-harm",))
     if _find(INJECTION_PATTERNS, text, symptom=False):
         return SafetyVerdict(PROMPT_INJECTION, ("instructions in the message",))
-    if _find(PERSONAL_ADVICE_PATTERNS, text, symptom=False):
-        return SafetyVerdict(PERSONAL_ADVICE, ("asks for a personal decision",))
     if _find(OFF_TOPIC_PATTERNS, text, symptom=False):
         return SafetyVerdict(OUT_OF_SCOPE, ("off-topic request",))
+    if _find(PERSONAL_ADVICE_PATTERNS, text, symptom=False):
+        return SafetyVerdict(PERSONAL_ADVICE, ("asks for a personal decision",))
     return SafetyVerdict(None)
