@@ -1,0 +1,1 @@
+"""The web front ends: HTTP API, Gradio chat UI and the embeddable widget, in one FastAPI app."""

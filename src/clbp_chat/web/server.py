@@ -1,0 +1,85 @@
+"""The one server: FastAPI with the API, the widget, and the Gradio UI mounted at / and /embed."""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import asynccontextmanager
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
+
+from clbp_chat.answer import Engine  # noqa: E402
+from clbp_chat.config import Settings  # noqa: E402
+from clbp_chat.errors import ClbpError  # noqa: E402
+from clbp_chat.web.api import build_router, validation_error  # noqa: E402
+from clbp_chat.web.state import EngineState  # noqa: E402
+
+
+def frame_ancestors(settings: Settings) -> str:
+    """The CSP that lets only the clinic's own pages frame the chat."""
+    return "frame-ancestors " + " ".join(["'self'", *settings.allowed_origins])
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The whole web app; the engine loads in the background at start-up."""
+    import gradio as gr
+
+    from clbp_chat.web.ui import THEME, UI_CSS, build_ui
+
+    state = EngineState(settings, engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        state.load_in_background()
+        yield
+
+    app = FastAPI(title="clbp-chat", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.clbp = state
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+    )
+    csp = frame_ancestors(settings)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    app.include_router(build_router(state))
+    common = {"theme": THEME, "css": UI_CSS, "footer_links": [], "ssr_mode": False}
+    app = gr.mount_gradio_app(app, build_ui(state, embed=True), path="/embed", **common)
+    return gr.mount_gradio_app(app, build_ui(state, embed=False), path="/", **common)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def run(settings: Settings, host: str, port: int) -> None:
+    """Check the index and the port, then serve until interrupted."""
+    import uvicorn
+
+    engine = Engine(settings)
+    _ = engine.index  # fail now, with the one-line message, if there is no usable index
+    if not _port_free(host, port):
+        raise ClbpError(f"port {port} on {host} is already in use: choose another with --port")
+    print(f"clbp-chat: serving on http://{host}:{port}  (widget: http://{host}:{port}/embed-demo)")
+    uvicorn.run(
+        create_app(settings, engine), host=host, port=port, log_level="warning", access_log=False
+    )
