@@ -1,0 +1,232 @@
+"""`clbp-chat eval`: run the question sets, score every answer, write the report, gate on thresholds."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from clbp_chat.answer import Engine
+from clbp_chat.config import Settings
+from clbp_chat.errors import ClbpError
+from clbp_chat.evaluate import metrics as m
+from clbp_chat.evaluate.baseline import TutorialBaseline
+from clbp_chat.evaluate.dataset import EvalItem, load_sets
+from clbp_chat.evaluate.report import write_charts, write_report
+
+# metric -> True when higher is better (used by --compare to call a change a regression)
+HIGHER_IS_BETTER = {
+    "outcome_accuracy": True,
+    "hit_at_1": True,
+    "hit_at_3": True,
+    "mrr": True,
+    "citation_precision": True,
+    "citation_recall": True,
+    "fact_recall": True,
+    "forbidden_rate": False,
+    "grounded_number_rate": True,
+    "faithfulness": True,
+    "readability_grade": False,
+    "safety_recall": True,
+    "safety_false_positive_rate": False,
+    "latency_p50_ms": False,
+    "latency_p95_ms": False,
+}
+REGRESSION_TOLERANCE = {"latency_p50_ms": 0.25, "latency_p95_ms": 0.25}
+
+
+def score_item(item: EvalItem, result: dict[str, Any]) -> dict[str, Any]:
+    """Every metric for one item (None where it does not apply)."""
+    quotes = {c["n"]: c["quote"] for c in result["citations"]}
+    cited = [c["doc_id"] for c in result["citations"]]
+    retrieved = result.get("retrieved_doc_ids", [])
+    outcome_ok = result["outcome"] == item.outcome and (
+        item.safety_category is None or result["safety_category"] == item.safety_category
+    )
+    answered = result["outcome"] != "safety" or result["citations"]
+    return {
+        "outcome_ok": 1.0 if outcome_ok else 0.0,
+        "hit_at_1": m.hit_at_k(retrieved, item.docs, 1) if item.docs else None,
+        "hit_at_3": m.hit_at_k(retrieved, item.docs, 3) if item.docs else None,
+        "mrr": m.reciprocal_rank(retrieved, item.docs) if item.docs else None,
+        "citation_precision": m.citation_precision(result["answer"], quotes),
+        "citation_recall": m.doc_recall(cited, item.docs, item.any_doc),
+        "fact_recall": m.fact_recall(result["answer"], item.facts),
+        "forbidden": m.has_forbidden(result["answer"], item.forbidden),
+        "grounded_numbers": m.grounded_number_rate(result["answer"], list(quotes.values()))
+        if answered and quotes
+        else None,
+        "faithfulness": m.faithfulness(result["answer"], quotes) if quotes else None,
+        "readability_grade": m.readability_grade(result["answer"]) if quotes else None,
+    }
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 4) if present else None
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics over a group of scored rows."""
+    scores = [r["scores"] for r in rows]
+    safety_expected = [r for r in rows if r["expected_outcome"] == "safety"]
+    not_safety = [r for r in rows if r["expected_outcome"] != "safety"]
+    latencies = [r["latency_ms"] for r in rows]
+    return {
+        "n": len(rows),
+        "outcome_accuracy": _mean([s["outcome_ok"] for s in scores]),
+        "hit_at_1": _mean([s["hit_at_1"] for s in scores]),
+        "hit_at_3": _mean([s["hit_at_3"] for s in scores]),
+        "mrr": _mean([s["mrr"] for s in scores]),
+        "citation_precision": _mean([s["citation_precision"] for s in scores]),
+        "citation_recall": _mean([s["citation_recall"] for s in scores]),
+        "fact_recall": _mean([s["fact_recall"] for s in scores]),
+        "forbidden_rate": _mean([s["forbidden"] for s in scores]),
+        "grounded_number_rate": _mean([s["grounded_numbers"] for s in scores]),
+        "faithfulness": _mean([s["faithfulness"] for s in scores]),
+        "readability_grade": _mean([s["readability_grade"] for s in scores]),
+        "safety_recall": _mean([r["scores"]["outcome_ok"] for r in safety_expected]),
+        "safety_false_positive_rate": _mean(
+            [1.0 if r["outcome"] == "safety" else 0.0 for r in not_safety]
+        ),
+        "latency_p50_ms": round(m.percentile(latencies, 50), 1),
+        "latency_p95_ms": round(m.percentile(latencies, 95), 1),
+    }
+
+
+def compare(current: dict, previous: dict) -> list[str]:
+    """Lines 'metric: old -> new (delta)', with REGRESSION marked where it got worse."""
+    lines = []
+    for name, higher in HIGHER_IS_BETTER.items():
+        new, old = current["overall"].get(name), previous.get("overall", {}).get(name)
+        if new is None or old is None:
+            continue
+        delta = new - old
+        tolerance = REGRESSION_TOLERANCE.get(name, 0.0) * abs(old)
+        worse = (delta < -tolerance - 1e-9) if higher else (delta > tolerance + 1e-9)
+        lines.append(f"{name}: {old} -> {new} ({delta:+.4g}){'  REGRESSION' if worse else ''}")
+    return lines
+
+
+def check_thresholds(overall: dict, path: Path) -> list[str]:
+    """Every threshold in ``path`` the run missed, as readable lines."""
+    try:
+        limits = yaml.safe_load(path.read_text(encoding="utf-8"))["overall"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise ClbpError(f"cannot read thresholds {path}: {exc}") from None
+    missed = []
+    for name, bound in limits.items():
+        value = overall.get(name)
+        if value is None:
+            missed.append(f"{name}: no value in this run")
+        elif "min" in bound and value < bound["min"]:
+            missed.append(f"{name} = {value} is below the minimum {bound['min']}")
+        elif "max" in bound and value > bound["max"]:
+            missed.append(f"{name} = {value} is above the maximum {bound['max']}")
+    return missed
+
+
+def run_eval(
+    settings: Settings,
+    question_set: Path | None,
+    out: Path,
+    previous: Path | None,
+    check: bool,
+    thresholds: Path,
+    as_json: bool,
+) -> int:
+    """Run, write ``out/results.json``, ``report.md``, charts and ``ragas.jsonl``; return the exit code."""
+    from tqdm import tqdm
+
+    items = load_sets(question_set)
+    engine = Engine(settings)
+    engine.warm_up()
+    baseline = TutorialBaseline(settings)
+    rows = []
+    for item in tqdm(items, desc="Evaluating", unit="q", file=sys.stderr):
+        result = engine.answer(item.question, list(item.history)).to_json()
+        base = baseline.retrieve(item.question) if item.docs else []
+        rows.append(
+            {
+                "id": item.id,
+                "category": item.category,
+                "question": item.question,
+                "expected_outcome": item.outcome,
+                "outcome": result["outcome"],
+                "safety_category": result["safety_category"],
+                "answer": result["answer"],
+                "cited_doc_ids": [c["doc_id"] for c in result["citations"]],
+                "latency_ms": result["latency_ms"],
+                "scores": score_item(item, result),
+                "baseline": {
+                    "hit_at_1": m.hit_at_k(list(dict.fromkeys(base)), item.docs, 1),
+                    "hit_at_3": m.hit_at_k(list(dict.fromkeys(base)), item.docs, 3),
+                    "mrr": m.reciprocal_rank(list(dict.fromkeys(base)), item.docs),
+                }
+                if item.docs
+                else None,
+                "contexts": [c["quote"] for c in result["citations"]],
+                "reference": "; ".join(item.facts),
+            }
+        )
+    categories = sorted({r["category"] for r in rows})
+    with_docs = [r for r in rows if r["baseline"]]
+    base_summary = {
+        k: _mean([r["baseline"][k] for r in with_docs]) for k in ("hit_at_1", "hit_at_3", "mrr")
+    }
+    ours = aggregate(with_docs)
+    results = {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "items": len(rows),
+        "settings": {"min_evidence": settings.min_evidence, "retrieve_k": settings.retrieve_k},
+        "overall": aggregate(rows),
+        "by_category": {c: aggregate([r for r in rows if r["category"] == c]) for c in categories},
+        "baseline": {
+            "design": "RecursiveCharacterTextSplitter 1000/200 + Chroma similarity k=4, same model",
+            "chunks": baseline.chunk_count,
+            "ours": {k: ours[k] for k in base_summary},
+            "baseline": base_summary,
+            "ratio": {k: round(ours[k] / v, 3) if v else None for k, v in base_summary.items()},
+        },
+        "rows": rows,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    with (out / "ragas.jsonl").open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(
+                json.dumps(
+                    {
+                        "question": r["question"],
+                        "answer": r["answer"],
+                        "contexts": r["contexts"],
+                        "ground_truth": r["reference"],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    deltas = compare(results, json.loads(previous.read_text())) if previous else []
+    write_report(results, out / "report.md", deltas)
+    write_charts(results, out)
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False))
+    else:
+        click.echo((out / "report.md").read_text(encoding="utf-8").split("\n## By category")[0])
+        click.echo(f"Wrote {out}/results.json, report.md, ragas.jsonl and charts.")
+    code = 0
+    if deltas:
+        click.echo("\nCompared with " + str(previous) + ":\n" + "\n".join(deltas), err=as_json)
+        code = 1 if check and any("REGRESSION" in d for d in deltas) else 0
+    if check:
+        missed = check_thresholds(results["overall"], Path(thresholds))
+        for line in missed:
+            click.echo(f"THRESHOLD MISSED: {line}", err=True)
+        code = 1 if missed else code
+    return code

@@ -1,0 +1,83 @@
+"""Each eval metric on small hand-made cases whose right value is known, 0 and 1 included."""
+
+from __future__ import annotations
+
+import pytest
+
+from clbp_chat.evaluate import metrics as m
+from clbp_chat.evaluate.run import check_thresholds, compare
+
+QUOTE = "The Pettine study included 26 patients with degenerative disc disease."
+
+
+def test_hit_at_k_and_reciprocal_rank():
+    assert m.hit_at_k(["a", "b", "c"], ["c"], 3) == 1.0
+    assert m.hit_at_k(["a", "b", "c"], ["c"], 2) == 0.0
+    assert m.reciprocal_rank(["a", "b", "c"], ["b"]) == 0.5
+    assert m.reciprocal_rank(["a"], ["z"]) == 0.0
+
+
+def test_citation_precision_is_one_for_verbatim_and_zero_for_unsupported():
+    assert m.citation_precision(f"{QUOTE} [1]", {1: QUOTE}) == 1.0
+    assert m.citation_precision("Stem cells cure everyone. [1]", {1: QUOTE}) == 0.0
+    assert m.citation_precision("Half right. [1] " + QUOTE + " [2]", {1: QUOTE, 2: QUOTE}) == 0.5
+    assert m.citation_precision("No markers at all.", {}) is None
+
+
+def test_support_rejects_a_changed_number_even_with_the_same_words():
+    assert not m.supports("The Pettine study included 62 patients", QUOTE)
+    assert m.supports("The clinic's summary says: “The Pettine study included 26 patients.”", QUOTE)
+
+
+def test_faithfulness_counts_uncited_sentences_as_unsupported():
+    assert m.faithfulness(f"{QUOTE} [1]", {1: QUOTE}) == 1.0
+    assert m.faithfulness(f"Made-up claim here. {QUOTE} [1]", {1: QUOTE}) == 0.5
+    assert m.faithfulness("Stem cells cure everyone. [1]", {1: QUOTE}) == 0.0
+
+
+def test_doc_and_fact_recall():
+    assert m.doc_recall(["a", "b"], ["a", "c"]) == 0.5
+    assert m.doc_recall(["b"], ["a", "b"], any_doc=True) == 1.0
+    assert m.doc_recall([], ["a"]) == 0.0
+    assert m.fact_recall("26 patients, 12 months", [r"\b26\b", "12 months"]) == 1.0
+    assert m.fact_recall("nothing", [r"\b26\b"]) == 0.0
+
+
+def test_forbidden_and_grounded_numbers():
+    assert m.has_forbidden("it is 100% safe", ["100%"]) == 1.0
+    assert m.has_forbidden("it is safe", ["100%"]) == 0.0
+    assert m.grounded_number_rate("26 patients [1]", [QUOTE]) == 1.0
+    assert m.grounded_number_rate("62 patients [1]", [QUOTE]) == 0.0
+    assert m.grounded_number_rate("no numbers", [QUOTE]) is None
+
+
+def test_readability_grade_rises_with_long_words_and_sentences():
+    easy = m.readability_grade("The cat sat. The dog ran. We had fun.")
+    hard = m.readability_grade(
+        "Intradiscal implantation of autologous adipose-derived mesenchymal cells demonstrated "
+        "statistically significant improvements in functional disability indices."
+    )
+    assert easy < 2 < 14 < hard
+    assert m.syllables("placebo") == 3 and m.syllables("the") == 1
+
+
+def test_percentile_interpolates():
+    assert m.percentile([10, 20, 30, 40], 50) == pytest.approx(25)
+    assert m.percentile([5], 95) == 5
+
+
+def test_compare_marks_regressions_in_the_bad_direction_only():
+    lines = compare(
+        {"overall": {"fact_recall": 0.9, "forbidden_rate": 0.0}},
+        {"overall": {"fact_recall": 1.0, "forbidden_rate": 0.1}},
+    )
+    assert any(line.startswith("fact_recall") and "REGRESSION" in line for line in lines)
+    assert any(line.startswith("forbidden_rate") and "REGRESSION" not in line for line in lines)
+
+
+def test_thresholds_report_every_missed_bound(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("overall:\n  fact_recall: {min: 0.95}\n  forbidden_rate: {max: 0.0}\n")
+    assert check_thresholds({"fact_recall": 0.99, "forbidden_rate": 0.0}, path) == []
+    missed = check_thresholds({"fact_recall": 0.5, "forbidden_rate": 0.2}, path)
+    assert len(missed) == 2 and "below the minimum 0.95" in missed[0]
