@@ -99,8 +99,7 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the index and the model now rather than on the first question."""
-        self.embeddings.encode(["warm up"])
-        _ = self.scorer.score("warm up", self.embeddings.encode(["warm up"])[0], [0])
+        self.scorer.score("warm up", self.embeddings.encode(["warm up"])[0], [0])
 
     def evidence_bar(self, query: str) -> float:
         """The relevance a passage needs: higher when the question names a topic the corpus lacks."""

@@ -176,13 +176,12 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
             batch = [c.text for c in chunks[i : i + 32]]
             chunk_vectors.extend(embeddings.encode(batch).tolist())
             bar.update(len(batch))
-        sentence_vectors = np.zeros((0, 0), dtype=np.float32)
         parts = []
         for i in range(0, len(sentences), 64):
             batch = [f"{chunks[c].section}: {s}" for c, s in sentences[i : i + 64]]
             parts.append(embeddings.encode(batch))
             bar.update(len(batch))
-        sentence_vectors = np.concatenate(parts) if parts else sentence_vectors
+        sentence_vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
         bar.close()
 
         collection = f"{COLLECTION_PREFIX}-{name.lower()}"
