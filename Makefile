@@ -8,7 +8,8 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install ingest serve test test-fast eval bench lint format clean
+.PHONY: install browser ingest serve test test-fast eval bench lint format clean
+DEV_SET := ../shared/dev/patient-questions.yaml
 
 install: $(STAMP)
 
@@ -27,18 +28,33 @@ ingest: $(STAMP)
 serve: ingest
 	$(BIN)/clbp-chat serve
 
-test: ingest
+# The browser tests drive Debian's chromium; installed here (as root) when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install chromium' (Debian), then make test again"; exit 1; \
+	  fi; }
+
+test: ingest browser
 	$(BIN)/python -m pytest
 
 test-fast: ingest
 	$(BIN)/python -m pytest -m "not browser"
 
 # Runs the full question set and fails when a threshold in evals/thresholds.yaml is missed.
+# Then, where ../shared/dev exists, the patient-message dev set with its own bounds.
 eval: ingest
 	$(BIN)/clbp-chat eval --out eval-runs/latest --check
+	@if [ -f $(DEV_SET) ]; then \
+	  $(BIN)/clbp-chat eval --set $(DEV_SET) --out eval-runs/patients --check --bounds patients; \
+	fi
 
 bench: ingest
 	$(BIN)/python benchmarks/bench_answer.py
+	$(BIN)/python benchmarks/bench_safety.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -55,8 +55,9 @@ def main() -> None:
         f"warm answer(): median {statistics.median(warm):.1f} ms, max {max(warm):.1f} ms over {len(warm)} questions"
     )
     print(
-        f"safety gate: median {statistics.median(gate):.0f} µs per message "
-        f"({statistics.median(gate) / 1000 / statistics.median(warm):.2%} of a warm answer)"
+        f"safety gate, patterns only: median {statistics.median(gate):.0f} µs per message "
+        f"({statistics.median(gate) / 1000 / statistics.median(warm):.2%} of a warm answer); "
+        "benchmarks/bench_safety.py times the full gate"
     )
 
 

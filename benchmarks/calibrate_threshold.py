@@ -9,20 +9,25 @@ from __future__ import annotations
 import statistics
 
 from clbp_chat.answer import get_engine
-from clbp_chat.compose import compose_answer
 from clbp_chat.evaluate.dataset import load_sets
 from clbp_chat.retrieve import hybrid_search
+from clbp_chat.select import select_sentences
+from clbp_chat.understand import understand
 
 
 def best_score(engine, question: str) -> tuple[float, float]:
+    """The best sentence relevance, or -1 for a topic the library lists as not covered."""
     index = engine.index
-    query = index.speller.correct(question)
-    hits = hybrid_search(index, query, engine.settings.retrieve_k)
-    vector = engine.embeddings.encode([query])[0]
-    best = compose_answer(
-        index, engine.scorer, query, vector, hits, min_evidence=0.0, max_sentences=1
-    ).best_score
-    return best, engine.evidence_bar(query)
+    query = understand(question, [], index, engine.embeddings.encode)
+    if query.uncovered:
+        return -1.0, engine.settings.min_evidence
+    hits = hybrid_search(
+        index, query.search_text, query.vector, query.focus, engine.settings.retrieve_k
+    )
+    selection = select_sentences(
+        index, engine.scorer, query, hits, min_evidence=0.0, max_sentences=1
+    )
+    return selection.best, engine.settings.min_evidence
 
 
 def main() -> None:
@@ -39,8 +44,7 @@ def main() -> None:
         f"unanswerable n={len(unanswerable)} max={max(unanswerable):.3f} median={statistics.median(unanswerable):.3f}"
     )
     print(
-        f"current CLBP_MIN_EVIDENCE={engine.settings.min_evidence}, "
-        f"CLBP_MIN_EVIDENCE_UNCOVERED={engine.settings.min_evidence_uncovered}"
+        f"current CLBP_MIN_EVIDENCE={engine.settings.min_evidence} (-1: a listed uncovered topic)"
     )
     print(f"misclassified at these settings: {len(wrong)} of {len(scored)}")
     for score, bar, item in scored:

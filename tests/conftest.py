@@ -48,6 +48,12 @@ def engine(settings) -> Engine:
     return Engine(settings)
 
 
+@pytest.fixture(scope="session")
+def gate(engine):
+    """The engine's full gate: patterns plus the semantic layer on the real model."""
+    return engine.gate
+
+
 @pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     """A writable copy of the real corpus, for tests that break or edit it."""

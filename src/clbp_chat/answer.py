@@ -1,4 +1,8 @@
-"""The one entry point every front end calls: ``answer(question, history) -> Answer``."""
+"""The one entry point every front end calls: ``answer(question, history) -> Answer``.
+
+The pipeline is a row of named stages: validate -> safety gate -> understand -> retrieve -> select
+-> compose -> decide the outcome. Each stage is its own module; this one only wires them.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +13,17 @@ from collections.abc import Sequence
 from functools import cached_property
 
 from clbp_chat import safety
-from clbp_chat.compose import SentenceScorer, compose_answer
+from clbp_chat.compose import Composition, compose_answer
 from clbp_chat.config import Settings, get_settings
-from clbp_chat.errors import InvalidQuestion
-from clbp_chat.followup import standalone_question
+from clbp_chat.errors import IndexMissing, InvalidQuestion
 from clbp_chat.index import Index, open_index
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.retrieve import hybrid_search
-from clbp_chat.text import tokenize
+from clbp_chat.select import SentenceScorer, select_sentences
 from clbp_chat.types import Answer
+from clbp_chat.understand import Query, understand
 
-# Words that show a question is about this clinic's subject even when the library cannot answer it:
-# those get "the library doesn't cover that" (no_evidence), the rest an off-topic reply.
-DOMAIN_WORDS = frozenset(
-    tokenize(
-        """back spine spinal disc disk pain stem cell cells injection inject treatment therapy study
-        studies trial trials doctor clinic patient surgery procedure medicine medication drug dose
-        safe safety risk side effect evidence placebo cost price insurance pay covered recovery
-        arthritis knee hip neck shoulder joint disease cancer health hurt ache mri result research
-        sciatica nerve bone marrow fat donor cure heal operation physio exercise opioid"""
-    )
-)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -40,15 +33,25 @@ def validate_question(question: object, settings: Settings) -> str:
         raise InvalidQuestion("the question must be text")
     if _CONTROL.search(question):
         raise InvalidQuestion("the question contains control characters; please type it again")
-    cleaned = unicodedata.normalize("NFC", question).strip()
-    if not cleaned:
+    if not _encodable(question):
+        raise InvalidQuestion("the question contains characters that are not valid text")
+    stripped = question.strip()
+    if not stripped:
         raise InvalidQuestion("please type a question")
-    if len(cleaned) > settings.max_question_chars:
+    if len(stripped) > settings.max_question_chars:
         raise InvalidQuestion(
-            f"the question is {len(cleaned)} characters long; please keep it under "
+            f"the question is {len(stripped)} characters long; please keep it under "
             f"{settings.max_question_chars}"
         )
-    return cleaned
+    return unicodedata.normalize("NFC", stripped)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_history(history: object, settings: Settings) -> list[dict[str, str]]:
@@ -67,6 +70,7 @@ def validate_history(history: object, settings: Settings) -> list[dict[str, str]
             not isinstance(item, dict)
             or item.get("role") not in ("user", "assistant")
             or not isinstance(item.get("content"), str)
+            or not _encodable(item["content"])
         ):
             raise InvalidQuestion(
                 'each history message must be {"role": "user" or "assistant", "content": text}'
@@ -78,7 +82,7 @@ def validate_history(history: object, settings: Settings) -> list[dict[str, str]
 
 
 class Engine:
-    """Holds the loaded index and model; build one per process (``get_engine``) and reuse it."""
+    """Holds the loaded index, model and gate; build one per process (``get_engine``) and reuse it."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
@@ -97,15 +101,28 @@ class Engine:
 
         return get_embeddings(self.settings.embedding_model)
 
-    def warm_up(self) -> None:
-        """Load the index and the model now rather than on the first question."""
-        self.scorer.score("warm up", self.embeddings.encode(["warm up"])[0], [0])
+    @cached_property
+    def gate(self) -> safety.SafetyGate:
+        """The safety gate with its semantic layer on the engine's own model."""
+        from clbp_chat.embeddings import resolve_model_path
+        from clbp_chat.spelling import english_words
 
-    def evidence_bar(self, query: str) -> float:
-        """The relevance a passage needs: higher when the question names a topic the corpus lacks."""
-        if self.index.speller.uncovered(query):
-            return self.settings.min_evidence_uncovered
-        return self.settings.min_evidence
+        english = english_words(resolve_model_path(self.settings.embedding_model))
+        return safety.SafetyGate(encoder=self.embeddings.encode, english=english)
+
+    def check_index(self) -> None:
+        """Raise :class:`IndexMissing` when the loaded index can no longer be read."""
+        try:
+            count = self.index.vectorstore._collection.count()
+        except Exception as exc:  # noqa: BLE001 - any storage fault means the same fix
+            raise IndexMissing(_damaged(exc)) from None
+        if count != len(self.index.chunks):
+            raise IndexMissing("the index is damaged: run `clbp-chat ingest --rebuild`")
+
+    def warm_up(self) -> None:
+        """Load the index, the model and the gate now rather than on the first question."""
+        self.gate.check("warm up the safety gate")
+        self._answer("warm up", [])
 
     def answer(self, question: str, history: Sequence[dict] = ()) -> Answer:
         start = time.perf_counter()
@@ -117,51 +134,99 @@ class Engine:
         return result
 
     def _answer(self, question: str, history: list[dict[str, str]]) -> Answer:
-        texts = messages(self.settings)
-        verdict = safety.check(question)
-        if verdict.category == safety.EMERGENCY:
-            text = texts["emergency"] + (f"\n\n{texts['crisis']}" if verdict.also_crisis else "")
-            return Answer(question, "safety", text, safety_category=safety.EMERGENCY)
-        if verdict.category == safety.CRISIS:
-            return Answer(question, "safety", str(texts["crisis"]), safety_category=safety.CRISIS)
+        verdict = self.gate.check(question)
+        if verdict.category in (safety.EMERGENCY, safety.URGENT, safety.CRISIS):
+            return self._safety_reply(question, verdict)
         if verdict.category in (safety.PROMPT_INJECTION, safety.OUT_OF_SCOPE):
             text = with_examples(self.settings, verdict.category)
-            return Answer(question, "safety", text, safety_category=verdict.category)
+            return Answer(question, "safety", text, [], verdict.category, verdict.signal)
 
-        corrected = self.index.speller.correct(question)
-        standalone = standalone_question(corrected, history, self.index)
-        query = standalone or corrected
-        hits = hybrid_search(self.index, query, self.settings.retrieve_k, self.settings.rrf_k)
-        vector = self.embeddings.encode([query])[0]
-        composed = compose_answer(
-            self.index,
-            self.scorer,
-            query,
-            vector,
-            hits,
-            min_evidence=self.evidence_bar(query),
-            max_sentences=self.settings.max_sentences,
-        )
-        common = {
-            "standalone_question": standalone,
-            "retrieved": list(dict.fromkeys(h.chunk.doc_id for h in hits)),
-        }
+        query = understand(question, history, self.index, self.embeddings.encode)
+        common = {"standalone_question": query.standalone}
+        if query.uncovered:
+            return self._not_covered(question, query, verdict, common)
+        composed, retrieved = self._compose(query)
+        common["retrieved"] = retrieved
         if verdict.category == safety.PERSONAL_ADVICE:
-            if composed.has_evidence:
-                text = f"{texts['personal_advice_lead']}\n\n{composed.text}"
-            else:
-                text = str(texts["personal_advice_no_evidence"])
-            return Answer(
-                question, "safety", text, composed.citations, safety.PERSONAL_ADVICE, **common
-            )
+            return self._personal_advice(question, composed, verdict, common)
         if composed.has_evidence:
             return Answer(question, "answered", composed.text, composed.citations, **common)
-        if not set(tokenize(query)) & DOMAIN_WORDS:
-            text = with_examples(self.settings, "out_of_scope")
-            return Answer(question, "safety", text, safety_category=safety.OUT_OF_SCOPE, **common)
         return Answer(
             question, "no_evidence", with_examples(self.settings, "no_evidence"), **common
         )
+
+    def _compose(self, query: Query) -> tuple[Composition, list[str]]:
+        try:
+            hits = hybrid_search(
+                self.index,
+                query.search_text,
+                query.vector,
+                query.focus,
+                self.settings.retrieve_k,
+                self.settings.rrf_k,
+            )
+        except Exception as exc:  # noqa: BLE001 - a storage fault must not reach a patient as a traceback
+            raise IndexMissing(_damaged(exc)) from None
+        selection = select_sentences(
+            self.index,
+            self.scorer,
+            query,
+            hits,
+            min_evidence=self.settings.min_evidence,
+            max_sentences=self.settings.max_sentences,
+        )
+        retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits))
+        return compose_answer(self.index, selection.rows, query.focus), retrieved
+
+    def _safety_reply(self, question: str, verdict: safety.SafetyVerdict) -> Answer:
+        """The warning-sign or crisis reply: what was seen and why it matters, then what to do."""
+        texts = messages(self.settings)
+        top = verdict.signals[0]
+        if verdict.category == safety.CRISIS:
+            text = str(texts["crisis_plan" if verdict.has_plan else "crisis"])
+        else:
+            text = str(texts[verdict.category]).replace("{why}", top.why)
+            if top.name == "injection_infection":
+                text += f" {texts['after_injection']}"
+            if verdict.also_crisis:
+                crisis_key = "crisis_plan" if verdict.has_plan else "crisis"
+                text += f"\n\n{texts[crisis_key]}"
+        return Answer(question, "safety", text, [], verdict.category, verdict.signal)
+
+    def _not_covered(
+        self, question: str, query: Query, verdict: safety.SafetyVerdict, common: dict
+    ) -> Answer:
+        """Say plainly which part the library does not cover, then what it can help with."""
+        said = " ".join(dict.fromkeys(t.says for t in query.uncovered))
+        text = f"{said}\n\n{with_examples(self.settings, 'no_evidence')}"
+        if verdict.category == safety.PERSONAL_ADVICE:
+            lead = messages(self.settings)["personal_advice_no_evidence"]
+            return Answer(
+                question, "safety", f"{lead}\n\n{said}", [], verdict.category, verdict.signal
+            )
+        return Answer(question, "no_evidence", text, **common)
+
+    def _personal_advice(
+        self, question: str, composed: Composition, verdict: safety.SafetyVerdict, common: dict
+    ) -> Answer:
+        texts = messages(self.settings)
+        if composed.has_evidence:
+            text = f"{texts['personal_advice_lead']}\n\n{composed.text}"
+        else:
+            text = str(texts["personal_advice_no_evidence"])
+        return Answer(
+            question,
+            "safety",
+            text,
+            composed.citations,
+            verdict.category,
+            verdict.signal,
+            **common,
+        )
+
+
+def _damaged(exc: Exception) -> str:
+    return f"the index cannot be read ({type(exc).__name__}); run `clbp-chat ingest --rebuild`"
 
 
 _engine: Engine | None = None

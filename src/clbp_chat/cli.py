@@ -126,11 +126,17 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option(
     "--thresholds", type=click.Path(path_type=Path), default=Path("evals/thresholds.yaml")
 )
-def eval_cmd(question_set, as_json, out, compare, check, thresholds) -> None:
+@click.option(
+    "--bounds",
+    default="overall",
+    show_default=True,
+    help="Which section of the thresholds file --check uses (e.g. 'patients' for the dev set).",
+)
+def eval_cmd(question_set, as_json, out, compare, check, thresholds, bounds) -> None:
     """Run the answer-quality evals and write a report."""
     from clbp_chat.evaluate.run import run_eval
 
-    code = run_eval(_settings(), question_set, out, compare, check, thresholds, as_json)
+    code = run_eval(_settings(), question_set, out, compare, check, thresholds, as_json, bounds)
     sys.exit(code)
 
 

@@ -6,6 +6,7 @@ set them by hand in a service file; the field order groups them by concern.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled"
+_ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 
 
 class Settings(BaseSettings):
@@ -52,15 +54,9 @@ class Settings(BaseSettings):
         description="Lowest best-sentence relevance (0-1) that counts as evidence; below it "
         "the outcome is no_evidence. Calibrated in benchmarks/calibrate_threshold.py.",
     )
-    min_evidence_uncovered: float = Field(
-        0.60,
-        ge=0.0,
-        le=1.0,
-        description="The evidence needed instead when the question names a topic the corpus never "
-        "mentions (knee, insurance, acupuncture): a higher bar, so 'stem cells for knee arthritis' "
-        "is not answered from back-pain passages.",
+    max_sentences: int = Field(
+        3, ge=1, le=8, description="Most corpus sentences in one answer, before its strength lines."
     )
-    max_sentences: int = Field(3, ge=1, le=8, description="Most corpus sentences in one answer.")
 
     # Input limits and safety messages
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted.")
@@ -71,6 +67,10 @@ class Settings(BaseSettings):
     )
     messages_file: Path | None = Field(
         None, description="A YAML file overriding any patient-facing text in messages.yaml."
+    )
+    urgent_line: str = Field(
+        "your doctor, the clinic, or your local urgent care line (NHS 111 in the UK)",
+        description="Who the urgent reply (see a doctor today) tells the patient to contact.",
     )
     crisis_line: str = Field(
         "a crisis line such as 988 in the US (call or text)",
@@ -85,6 +85,26 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed to frame the chat widget and call the API "
         "from a browser (for example https://www.myclinic.example).",
     )
+    public_url: str | None = Field(
+        None,
+        description="The chat server's public address (https://chat.myclinic.example), used in "
+        "the embed snippet on /embed-demo; unset shows a placeholder, never the request's Host.",
+    )
+    max_request_bytes: int = Field(
+        262_144,
+        ge=1024,
+        description="Largest request body accepted; bigger ones get 413 before they are read.",
+    )
+    rate_limit: int = Field(
+        30,
+        ge=0,
+        description="Questions per minute per client (API and chat); 0 turns the limit off.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the real client (for the rate limit).",
+    )
 
     # Privacy
     log_questions: bool = Field(
@@ -96,11 +116,41 @@ class Settings(BaseSettings):
         Path(".clbp-data"), description="Where feedback and, if enabled, the question log go."
     )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin like https://www.myclinic.example "
+                    "(scheme and host, optional port, nothing else)"
+                )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: str | None) -> str | None:
+        if value is not None and not _ORIGIN.match(value.rstrip("/")):
+            raise ValueError(f"{value!r} is not an address like https://chat.myclinic.example")
+        return value.rstrip("/") if value else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
 
 

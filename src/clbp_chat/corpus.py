@@ -20,6 +20,9 @@ from clbp_chat.errors import CorpusError
 from clbp_chat.types import Chunk
 
 REQUIRED_FIELDS = ("id", "type", "title", "short_name")
+# Bounds that no real document reaches; they stop a pasted list from stalling the build.
+MAX_ALIASES = 100
+MAX_QUESTIONS = 400
 STUDY_FIELDS = ("citation", "source", "design", "participants", "follow_up", "evidence_level")
 DOC_TYPES = ("summary", "study", "glossary", "comparison")
 STRENGTH_SECTION = "How strong is this evidence?"
@@ -40,6 +43,8 @@ class Document:
     source: str | None = None
     aliases: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict)
+    questions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    answer_until: str | None = None
 
 
 def _slug(text: str) -> str:
@@ -75,12 +80,26 @@ def parse_document(path: Path) -> Document:
     doc_id = str(meta["id"])
     if not _ID.match(doc_id):
         raise CorpusError(f"{name}: field 'id' must be lower-case words joined by '-'")
+    for key in ("title", "short_name", "source", "answer_until"):
+        if key in meta and meta[key] is not None and not isinstance(meta[key], str | int | float):
+            raise CorpusError(f"{name}: field '{key}' must be text")
     aliases = meta.get("aliases") or []
-    if not isinstance(aliases, list):
-        raise CorpusError(f"{name}: field 'aliases' must be a list")
+    if not isinstance(aliases, list) or not all(isinstance(a, str | int) for a in aliases):
+        raise CorpusError(f"{name}: field 'aliases' must be a list of names")
+    if len(aliases) > MAX_ALIASES:
+        raise CorpusError(
+            f"{name}: field 'aliases' has {len(aliases)} names; at most {MAX_ALIASES}"
+        )
+    questions = _questions(name, meta.get("questions"))
     body = match.group(2).strip()
     if not body:
         raise CorpusError(f"{name}: the document has no text after the front matter")
+    headings = {h for h, _ in _split_sections(body)}
+    if doc_type == "study" and STRENGTH_SECTION not in headings:
+        raise CorpusError(f"{name}: a study needs a '## {STRENGTH_SECTION}' section")
+    unknown = sorted(set(questions) - headings)
+    if unknown:
+        raise CorpusError(f"{name}: 'questions' names sections the document lacks: {unknown[0]!r}")
     return Document(
         id=doc_id,
         type=doc_type,
@@ -91,7 +110,28 @@ def parse_document(path: Path) -> Document:
         source=(str(meta["source"]).strip() if meta.get("source") else None),
         aliases=tuple(str(a).lower() for a in aliases),
         meta=meta,
+        questions=questions,
+        answer_until=(str(meta["answer_until"]) if meta.get("answer_until") else None),
     )
+
+
+def _questions(name: str, value: object) -> dict[str, tuple[str, ...]]:
+    """Front matter ``questions``: section heading -> the patient questions that section answers."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and all(isinstance(q, str) and q.strip() for q in v)
+        for v in value.values()
+    ):
+        raise CorpusError(
+            f"{name}: field 'questions' must map section headings to lists of questions"
+        )
+    total = sum(len(v) for v in value.values())
+    if total > MAX_QUESTIONS:
+        raise CorpusError(
+            f"{name}: field 'questions' has {total} questions; at most {MAX_QUESTIONS}"
+        )
+    return {str(k): tuple(q.strip() for q in v) for k, v in value.items()}
 
 
 def load_corpus(corpus_dir: Path) -> list[Document]:
@@ -118,8 +158,17 @@ def corpus_hash(corpus_dir: Path) -> str:
 
 
 def _sections(doc: Document) -> list[tuple[str, str]]:
+    """The answerable sections: everything before the ``answer_until`` line, if the document has one."""
+    body = doc.body
+    if doc.answer_until:
+        cut = re.search(rf"^\s*{re.escape(doc.answer_until)}\s*$", body, flags=re.M)
+        body = body[: cut.start()] if cut else body
+    return _split_sections(body)
+
+
+def _split_sections(body: str) -> list[tuple[str, str]]:
     """(heading, text) pairs; text before the first ``##`` (or a document without any) is 'Summary'."""
-    parts = re.split(r"^##\s+(.+?)\s*$", doc.body, flags=re.M)
+    parts = re.split(r"^##\s+(.+?)\s*$", body, flags=re.M)
     sections = [("Summary", parts[0].strip())] if parts[0].strip() else []
     sections += [(h.strip(), t.strip()) for h, t in zip(parts[1::2], parts[2::2], strict=True)]
     return [(h, t) for h, t in sections if t]

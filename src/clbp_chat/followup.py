@@ -26,9 +26,18 @@ def _names(doc_ids: set[str], index: Index) -> str:
     return " and ".join(names)
 
 
+_DANGLING = re.compile(r"\b(?:on|about|for|with|of|from) (?:that|this|those|it)\s*[?.!]*\s*$", re.I)
+
+
 def standalone_question(question: str, history: Sequence[dict], index: Index) -> str | None:
     """The rewritten question, or None when ``question`` already stands on its own."""
-    if not history or named_docs(question, index):
+    if not history:
+        return None
+    if named_docs(question, index):
+        # "and the pettine numbers on that?": the study is named, the topic is in the last turn.
+        last = next((m for m in reversed(history) if m.get("role") == "user"), None)
+        if last and _DANGLING.search(question):
+            return f"{_DANGLING.sub('', question).rstrip(' ?.!')}: {last['content']}"
         return None
     referring = _REFERENCE.search(question)
     if not referring and len(tokenize(question)) > SHORT_FOLLOW_UP:

@@ -18,7 +18,7 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,10 @@ from clbp_chat.config import Settings
 from clbp_chat.corpus import corpus_hash, load_corpus, split_corpus
 from clbp_chat.errors import IndexMissing
 from clbp_chat.spelling import Speller
-from clbp_chat.text import split_sentences, tokenize, words
+from clbp_chat.text import split_statements, tokenize, words
 from clbp_chat.types import Chunk
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 4
 COLLECTION_PREFIX = "clbp-chunks"
 
 
@@ -59,6 +59,8 @@ class Index:
     bm25: Any
     vectorstore: Any
     path: Path
+    questions: list[tuple[int, str]] = field(default_factory=list)
+    question_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     def __post_init__(self) -> None:
         self.chunk_by_id: dict[str, Chunk] = {c.id: c for c in self.chunks}
@@ -67,6 +69,10 @@ class Index:
         for row, (chunk_pos, _) in enumerate(self.sentences):
             self.sentence_rows.setdefault(chunk_pos, []).append(row)
         self.speller = Speller(self.manifest.get("vocabulary", []))
+        self.section_rows: dict[tuple[str, str], list[int]] = {}
+        for pos, chunk in enumerate(self.chunks):
+            key = (chunk.doc_id, chunk.section)
+            self.section_rows.setdefault(key, []).extend(self.sentence_rows.get(pos, []))
 
     def use_english(self, english: frozenset[str]) -> None:
         """Spare these real words from spelling correction (see spelling.english_words)."""
@@ -161,7 +167,8 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
     from clbp_chat.embeddings import get_embeddings
 
     chunks = split_corpus(docs, settings.chunk_size)
-    sentences = [(i, s) for i, c in enumerate(chunks) for s in split_sentences(c.body)]
+    sentences = [(i, s) for i, c in enumerate(chunks) for s in split_statements(c.body)]
+    questions = _section_questions(docs, chunks)
     embeddings = get_embeddings(settings.embedding_model)
 
     expected = _expected(settings)
@@ -182,6 +189,7 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
             parts.append(embeddings.encode(batch))
             bar.update(len(batch))
         sentence_vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+        question_vectors = embeddings.encode([q for _, q in questions]) if questions else None
         bar.close()
 
         collection = f"{COLLECTION_PREFIX}-{name.lower()}"
@@ -194,6 +202,9 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
         )
         _write_bm25(tmp, chunks)
         np.save(tmp / "sentences.npy", sentence_vectors)
+        if question_vectors is not None:
+            np.save(tmp / "questions.npy", question_vectors)
+        (tmp / "questions.json").write_text(json.dumps(questions))
         (tmp / "sentences.json").write_text(json.dumps(sentences))
         (tmp / "chunks.json").write_text(json.dumps([asdict(c) for c in chunks], indent=1))
         manifest = {
@@ -223,6 +234,17 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
     return BuildReport(
         True, len(chunks), len(sentences), final, time.perf_counter() - start, manifest
     )
+
+
+def _section_questions(docs, chunks: list[Chunk]) -> list[tuple[int, str]]:
+    """(chunk position, question) for every patient question a section lists, on each of its chunks."""
+    out = []
+    for doc in docs:
+        for heading, questions in doc.questions.items():
+            for pos, chunk in enumerate(chunks):
+                if chunk.doc_id == doc.id and chunk.section == heading:
+                    out += [(pos, q) for q in questions]
+    return out
 
 
 def _aliases(doc) -> list[str]:
@@ -272,9 +294,17 @@ def open_index(settings: Settings) -> Index:
             (int(i), str(s)) for i, s in json.loads((build / "sentences.json").read_text())
         ]
         vectors = np.load(build / "sentences.npy")
+        questions = [
+            (int(i), str(q)) for i, q in json.loads((build / "questions.json").read_text())
+        ]
+        question_vectors = (
+            np.load(build / "questions.npy") if questions else np.zeros((0, 0), np.float32)
+        )
         bm25 = bm25s.BM25.load(str(build / "bm25"), show_progress=False)
         if len(chunks) != manifest["chunk_count"] or len(vectors) != len(sentences):
             raise ValueError("file sizes do not match the manifest")
+        if len(question_vectors) != len(questions):
+            raise ValueError("question vectors do not match the question list")
     except Exception as exc:  # noqa: BLE001 - any damage means the same fix
         raise IndexMissing(
             f"the index at {build} is damaged ({type(exc).__name__}: {exc}); "
@@ -287,10 +317,10 @@ def open_index(settings: Settings) -> Index:
         )
     from clbp_chat.embeddings import get_embeddings
 
-    store = _vectorstore(
-        settings, build, manifest["collection"], get_embeddings(settings.embedding_model)
-    )
     try:
+        store = _vectorstore(
+            settings, build, manifest["collection"], get_embeddings(settings.embedding_model)
+        )
         count = store._collection.count()
     except Exception as exc:  # noqa: BLE001
         raise IndexMissing(
@@ -304,6 +334,8 @@ def open_index(settings: Settings) -> Index:
     from clbp_chat.embeddings import resolve_model_path
     from clbp_chat.spelling import english_words
 
-    index = Index(manifest, chunks, sentences, vectors, bm25, store, build)
+    index = Index(
+        manifest, chunks, sentences, vectors, bm25, store, build, questions, question_vectors
+    )
     index.use_english(english_words(resolve_model_path(settings.embedding_model)))
     return index

@@ -14,7 +14,9 @@ DEFAULTS = Path(__file__).with_name("messages.yaml")
 
 
 @lru_cache(maxsize=4)
-def _load(override: Path | None, emergency_number: str, crisis_line: str) -> dict[str, object]:
+def _load(
+    override: Path | None, emergency_number: str, crisis_line: str, urgent_line: str
+) -> dict[str, object]:
     texts = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
     if override is not None:
         try:
@@ -27,13 +29,23 @@ def _load(override: Path | None, emergency_number: str, crisis_line: str) -> dic
         if unknown:
             raise ConfigError(f"{override}: unknown message keys: {', '.join(unknown)}")
         texts.update(extra)
-    fill = {"emergency_number": emergency_number, "crisis_line": crisis_line}
+    fill = {
+        "emergency_number": emergency_number,
+        "crisis_line": crisis_line,
+        "urgent_line": urgent_line,
+        "why": "{why}",
+    }
     return {k: v.format(**fill).strip() if isinstance(v, str) else v for k, v in texts.items()}
 
 
 def messages(settings: Settings) -> dict[str, object]:
     """All texts with the clinic's numbers filled in."""
-    return _load(settings.messages_file, settings.emergency_number, settings.crisis_line)
+    return _load(
+        settings.messages_file,
+        settings.emergency_number,
+        settings.crisis_line,
+        settings.urgent_line,
+    )
 
 
 def with_examples(settings: Settings, key: str) -> str:

@@ -2,7 +2,8 @@
 
 Dense search finds paraphrases ("did it hurt anyone" ~ "adverse events"); BM25 finds exact terms a
 small embedding model blurs (study names, "CFU-F", "ODI"). Reciprocal rank fusion needs no score
-calibration between the two. When a question names a study, only that study's passages (plus the
+calibration between them; a third ranking matches the message to the patient questions each
+section lists. When a question names a study, only that study's passages (plus the
 comparison and the glossary) stay in the running, so "the Pettine study" is never answered from Kumar.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -41,13 +43,41 @@ def named_docs(question: str, index: Index) -> set[str]:
     return {doc_id for doc_id, names in aliases.items() if any(f" {a} " in text for a in names)}
 
 
-def hybrid_search(index: Index, question: str, k: int, rrf_k: int = 60) -> list[ScoredChunk]:
-    """The ``k`` best passages for ``question`` by reciprocal rank fusion of dense and BM25 ranks."""
+def question_match(index: Index, vector: np.ndarray) -> dict[int, float]:
+    """Per chunk position, how close the message is to the patient questions its section lists.
+
+    The embedding model was trained on paraphrase pairs, so a question matches a question far better
+    than it matches a statement.
+    """
+    if not len(index.questions):
+        return {}
+    sims = index.question_vectors @ vector
+    best: dict[int, float] = {}
+    for (pos, _), sim in zip(index.questions, sims, strict=True):
+        best[pos] = max(best.get(pos, -1.0), float(sim))
+    return best
+
+
+def hybrid_search(
+    index: Index,
+    text: str,
+    vector: np.ndarray,
+    focus: set[str],
+    k: int,
+    rrf_k: int = 60,
+) -> list[ScoredChunk]:
+    """The ``k`` best passages by reciprocal rank fusion of dense, BM25 and question-match ranks.
+
+    ``vector`` is the message's one embedding: Chroma is queried by vector, never re-embedding.
+    """
     by_id = index.chunk_by_id
-    dense_hits = index.vectorstore.similarity_search_with_score(question, k=CANDIDATES)
+    dense_hits = index.vectorstore.similarity_search_by_vector_with_relevance_scores(
+        vector.tolist(), k=CANDIDATES
+    )
     dense = {doc.id: 1.0 - distance for doc, distance in dense_hits}
+    asked = {index.chunks[p].id: s for p, s in question_match(index, vector).items()}
     keyword: dict[str, float] = {}
-    tokens = tokenize(question)
+    tokens = tokenize(text)
     if tokens:
         ids, scores = index.bm25.retrieve(
             [tokens], k=min(CANDIDATES, len(index.chunks)), show_progress=False
@@ -58,11 +88,10 @@ def hybrid_search(index: Index, question: str, k: int, rrf_k: int = 60) -> list[
             if s > 0
         }
     fused: dict[str, float] = {}
-    for ranking in (dense, keyword):
-        ordered = sorted(ranking, key=ranking.get, reverse=True)
+    for ranking in (dense, keyword, asked):
+        ordered = sorted(ranking, key=ranking.get, reverse=True)[:CANDIDATES]
         for rank, chunk_id in enumerate(ordered):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (rrf_k + rank + 1)
-    focus = named_docs(question, index)
     if focus:
         fused = {
             cid: s
@@ -107,5 +136,12 @@ class HybridRetriever(BaseRetriever):
                     "keyword": hit.keyword,
                 },
             )
-            for hit in hybrid_search(self.index, query, self.k, self.rrf_k)
+            for hit in hybrid_search(
+                self.index,
+                query,
+                np.asarray(self.index.vectorstore.embeddings.embed_query(query), np.float32),
+                named_docs(query, self.index),
+                self.k,
+                self.rrf_k,
+            )
         ]

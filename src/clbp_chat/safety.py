@@ -1,222 +1,334 @@
-"""The safety gate: every message passes here before retrieval.
+"""The safety gate: every message passes here before anything else looks at it.
 
-Deterministic patterns, not a model, so each decision can be read, tested and explained to a clinic.
-- Emergency and crisis come first, whatever else the message says (a prompt injection included).
-- A symptom counts unless a negation stands before it in the same clause ("no bladder problems",
-  "I don't have any numbness"), or the sentence is a general question about the treatment with no
-  first-person words ("can stem cells cause a fever?" is a question for the library, not a red flag).
-- Then prompt injection, off-topic requests and personal medical advice, in that order
-  ("should I buy bitcoin?" is off-topic before it is personal advice).
+Two layers over one rule file (``safety_signals.yaml``, reviewable by a clinician):
+- readable patterns per warning sign, in the words patients use;
+- a semantic layer that compares each sentence of the message with example phrasings of each sign
+  (the embedding model the library already loads), for wordings no pattern foresaw.
+A match is then taken back when its own context says it is not about the patient now: a negation
+before it in the same clause ("no numbness"), another person as the subject ("my dad had cancer"),
+the distant past for signs that must be recent ("a car crash 10 years ago"), or a general question
+about the treatment ("can stem cells cause a fever?"). Figures of speech ("this pain is killing me")
+are blanked out before anything is matched.
+
+Tiers, highest first: emergency, crisis, urgent; then prompt injection, off-topic requests and
+personal medical advice (see ``requests.py``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from clbp_chat import requests
+from clbp_chat.spelling import Speller
 
 EMERGENCY = "emergency"
+URGENT = "urgent"
 CRISIS = "crisis"
-PERSONAL_ADVICE = "personal_medical_advice"
-OUT_OF_SCOPE = "out_of_scope"
-PROMPT_INJECTION = "prompt_injection"
+PERSONAL_ADVICE = requests.PERSONAL_ADVICE
+OUT_OF_SCOPE = requests.OUT_OF_SCOPE
+PROMPT_INJECTION = requests.PROMPT_INJECTION
+TIER_ORDER = (EMERGENCY, CRISIS, URGENT)
+RULES_FILE = Path(__file__).with_name("safety_signals.yaml")
+# A sentence this short is too little to compare by meaning ("ok", "thanks so much").
+MIN_SEMANTIC_WORDS = 4
+_SENTENCES = re.compile(r"(?<=[.!?\n])\s+|\n+")
 
-_W = r"(?:\w+\s+){0,3}"  # up to three words in between
-_BLADDER = r"(?:bladd?e?r|blader|bowe?ls?|urine|pee|peeing|urinat\w*|poo|poop|stool)"
+Encoder = Callable[[list[str]], np.ndarray]
 
-RED_FLAGS: dict[str, list[str]] = {
-    "bladder or bowel control": [
-        rf"\b(?:lost|losing|lose|loss of|no|poor|without|cant|cannot|not able to|unable to)\s+{_W}control\s+(?:of|over)\s+(?:my\s+|the\s+)?{_BLADDER}",
-        rf"\b(?:lost|losing|lose|loss of)\s+{_W}{_BLADDER}",
-        rf"\b{_BLADDER}\b.{{0,20}}\b(?:gone|lost|accidents?|leak\w*|incontinence|problems?|issues?|trouble|dysfunction)",
-        r"\bincontinen\w*",
-        r"\b(?:wet|peed|pooped|soiled|messed)\s+(?:my\s?self|the bed|my (?:pants|bed))",
-        rf"\b(?:cant|cannot|unable to|not able to|trouble|difficulty|struggl\w* to)\s+(?:\w+\s+)?(?:pee|urinate|hold (?:my |in )?{_BLADDER}|empty my bladd?e?r|control (?:my )?{_BLADDER})",
-        r"\b(?:havent|have not|hasnt)\s+(?:peed|urinated|been able to pee)",
-        r"\burinary retention\b",
-    ],
-    "saddle numbness": [
-        r"\b(?:numb\w*|tingl\w*|pins and needles|no feeling|no sensation|cant feel|lost feeling|loss of (?:feeling|sensation))\b.{0,40}\b(?:groin|grion|saddle|genitals?|private(?:s| parts| area)?|crotch|between (?:my|the) legs|inner thighs?|buttocks?|bum|butt|anus|perineum|down there|bottom)",
-        r"\b(?:groin|grion|saddle|genitals?|privates?|crotch|perineum|bum|butt|buttocks)\b.{0,30}\b(?:numb\w*|tingl\w*|no feeling|cant feel|dead)",
-        r"\bsaddle (?:an(?:a)?esthesia|numbness)\b",
-    ],
-    "leg weakness": [
-        r"\b(?:legs?|foot|feet)\b.{0,30}\b(?:weak\w*|giving (?:out|way)|gave (?:out|way)|give (?:out|way)|buckl\w*|collaps\w*|paraly\w*|dragging|wont (?:move|hold))",
-        r"\b(?:weak\w*|paraly\w*|cant (?:move|lift|feel)|lost (?:strength|the strength))\b.{0,25}\b(?:legs?|foot|feet)\b",
-        r"\bfoot drop\b",
-        r"\b(?:cant|cannot|unable to|can no longer|no longer able to)\s+(?:walk|stand)\b",
-    ],
-    "fever with back pain": [
-        r"\b(?:fever\w*|chills|high temperature|running a temp\w*|temperature of|night sweats|rigors|shivering|shaking chills)\b",
-    ],
-    "major trauma": [
-        r"\b(?:car|motor|motorcycle|motorbike|bike|bicycle|traffic|road|auto|skiing|sports?)\s+(?:accident|crash|collision|wreck)\b",
-        r"\b(?:fell|fall|fallen|falling)\b.{0,25}\b(?:ladder|roof|stairs|steps|height|horse|tree|scaffold\w*|balcony|off|down|from|on (?:my|the) back|hard)\b",
-        r"\b(?:hit by|struck by|run over by)\b",
-        r"\b(?:crashed|was in a crash|car crash|accident)\b",
-    ],
-    "history of cancer": [
-        r"\b(?:cancer|tumou?rs?|malignan\w*|metasta\w*|chemo\w*|radiotherapy|lymphoma|leuka?emia|myeloma|carcinoma|oncolog\w*)\b",
-    ],
-    "unexplained weight loss": [
-        r"\b(?:lost|losing|lose|dropped|dropping)\b.{0,25}\b(?:weight|pounds|lbs|kilos?|kgs?|stone)\b",
-        r"\bweight loss\b",
-    ],
-}
 
-CRISIS_PATTERNS = [
-    r"\bkill(?:ing)?\s+my\s?self\b",
-    r"\bsuicid\w*|\bsuicde\w*|\bsucid\w*",
-    r"\bend(?:ing)?\s+(?:it all|my life|my own life|things|everything)\b",
-    r"\btake my (?:own )?life\b",
-    r"\b(?:dont|do not|no longer)\s+want to (?:live|be alive|be here|wake up|exist|go on)\b",
-    r"\bwant(?:ed|s)?\s+to die\b|\bwish i (?:was|were) dead\b|\bbetter off dead\b",
-    r"\bno (?:reason|point)\s+(?:to|in)\s+(?:live|living|go on|going on|carry on)\b",
-    r"\bself[- ]?harm\w*|\bhurt(?:ing)?\s+my\s?self\b|\bcut(?:ting)?\s+my\s?self\b",
-    r"\bcant (?:go on|take (?:it|this) anymore|do this anymore)\b",
-    r"\b(?:not|isnt) worth living\b|\boverdos\w*",
-]
+@dataclass(frozen=True)
+class Signal:
+    """One warning sign: its tier, what the reply names, and how it is recognised."""
 
-INJECTION_PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override|bypass|drop)\b.{0,30}\b(?:previous|prior|above|earlier|all|your|these|any|system|original)\b.{0,25}\b(?:instructions?|rules|prompts?|guidelines|directions|programming|constraints|restrictions|guardrails)\b",
-    r"(?:^|\n|\.\s)\s*(?:system|assistant|developer|admin)\s*(?:message|prompt)?\s*:",
-    r"\[/?(?:system|inst)\]|<\|?\s*(?:system|im_start|im_end)",
-    r"\byou are (?:now|no longer)\b",
-    r"\b(?:ignore|disregard|forget)\s+(?:the|everything|all|what(?:s| is))\s+(?:above|previous|before|said)\b",
-    r"\b(?:pretend|act|behave|roleplay|role play)\s+(?:to be|as if|as|like)\b",
-    r"\b(?:developer|god|dan|jailbreak|unrestricted|debug)\s+mode\b",
-    r"\b(?:reveal|show|print|repeat|output|tell me)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+|hidden\s+|initial\s+)?(?:prompt|instructions|rules)\b",
-    r"\bnew (?:instructions|rules|persona)\b",
-    r"\bfrom now on\b.{0,40}\b(?:you|answer|respond|say|reply)\b",
-    r"\bdo anything now\b|\bwithout (?:any )?(?:restrictions|filters|rules|limits)\b",
-    r"\bmake up\b.{0,30}\b(?:numbers?|figures?|statistics?|studies|results)\b",
-]
-
-PERSONAL_ADVICE_PATTERNS = [
-    r"\bshould (?:i|my \w+|we)\b",
-    r"\b(?:am i|would i be|is my \w+|are we)\s+(?:a\s+)?(?:good\s+|suitable\s+|right\s+|possible\s+)?(?:candidate|eligible|suitable)\b",
-    r"\b(?:right|good|safe|ok|okay|suitable|worth it|a good idea|smart|wise)\s+for me\b",
-    r"\b(?:will|would|could|can|might)\s+(?:it|this|that|they|stem cells?|the (?:treatment|injection|therapy|procedure|cells))\s+(?:\w+\s+)?(?:help|work for|fix|cure|heal)\s+(?:me|my)\b",
-    r"\bwhat (?:dose|dosage|amount|number of cells)\b.{0,25}\b(?:should|do|would|could|can) i\b",
-    r"\bhow (?:much|many)\b.{0,40}\b(?:should|do|would) i (?:get|take|need|have)\b",
-    r"\bcan i (?:stop|quit|reduce|come off|skip|cut down|cut back|get off|drop|mix|combine|replace)\b",
-    r"\bdo you (?:recommend|suggest|think i|advise)\b|\bwhat would you (?:do|recommend|suggest)\b",
-    r"\b(?:is it|would it be)\s+(?:safe|ok|okay|wise|a good idea|worth it)\s+(?:for me|if i)\b",
-    r"\b(?:tell me|decide) (?:if|whether) i\b|\bdiagnose me\b|\bwhat do i have\b",
-    r"\b(?:is this|is that|is it) worth (?:it|trying) for me\b",
-    r"\bwhich (?:one|treatment|option|study) (?:should i|is best for me)\b",
-]
-
-OFF_TOPIC_PATTERNS = [
-    r"\b(?:write|compose|make|create|give)\b.{0,20}\b(?:poem|song|story|joke|essay|haiku|limerick|rap|lyrics)\b",
-    r"\btell me a (?:joke|story)\b",
-    r"\b(?:weather|forecast)\b",
-    r"\b(?:python|javascript|java|sql|html|css|regex|c\+\+)\b",
-    r"\b(?:write|fix|debug|generate)\b.{0,30}\b(?:code|program|script|function|app)\b",
-    r"\b(?:recipe|cook|bake|baking|dinner)\b",
-    r"\b(?:capital of|president of|prime minister|who won|world cup|super bowl|premier league|nba|nfl)\b",
-    r"\b(?:stock|stocks|bitcoin|crypto\w*|invest\w*)\b",
-    r"\btranslate\b|\bhomework\b|\bsolve (?:this|for)\b",
-    r"\b(?:movie|film|tv show|netflix|series|book) (?:to watch|to read|recommendations?|suggestions?)\b",
-    r"\b(?:flight|hotel|vacation|holiday|restaurant)s?\b",
-    r"\bwhat time is it\b|\bwho are you dating\b",
-]
-
-NEGATORS = frozenset(
-    [
-        "no",
-        "not",
-        "never",
-        "without",
-        "dont",
-        "didnt",
-        "doesnt",
-        "havent",
-        "hasnt",
-        "hadnt",
-        "isnt",
-        "arent",
-        "wasnt",
-        "werent",
-        "nor",
-        "denies",
-        "deny",
-        "none",
-        "zero",
-        "neither",
-    ]
-)
-_CLAUSE_BREAK = re.compile(r"[.,;:!?\n]|\b(?:but|though|although|however|except|yet)\b")
-_FIRST_PERSON = re.compile(
-    r"\b(?:i|im|ive|id|ill|me|my|mine|myself|we|our|us|someone|somebody|mom|mum|dad|husband|wife|"
-    r"partner|son|daughter|friend)\b"
-)
-_GENERAL_QUESTION = re.compile(
-    r"\b(?:can|could|does|do|did|will|would|is|are|was|were|any|what|how|which)\b.{0,60}"
-    r"\b(?:cause\w*|lead to|result in|side effects?|risks?|adverse|complications?|linked|report\w*|"
-    r"studies|study|trials?|patients|people|participants|measure\w*)\b"
-)
-_SENTENCES = re.compile(r"(?<=[.!?\n])\s+")
+    name: str
+    tier: str
+    label: str
+    why: str
+    patterns: tuple[re.Pattern[str], ...] = field(repr=False)
+    examples: tuple[str, ...] = field(repr=False)
+    past_counts: bool = False
+    needs: re.Pattern[str] | None = field(default=None, repr=False)
+    unless: re.Pattern[str] | None = field(default=None, repr=False)
+    plan: bool = False
 
 
 @dataclass(frozen=True)
 class SafetyVerdict:
-    """What the gate decided; ``category`` is None when the message may go on to retrieval."""
+    """What the gate decided; ``category`` is None when the message may go on to the library."""
 
     category: str | None
+    signals: tuple[Signal, ...] = ()
     reasons: tuple[str, ...] = ()
-    also_crisis: bool = False
+
+    @property
+    def signal(self) -> str | None:
+        """What was recognised, for the answer's ``safety_signal`` (audit without the message)."""
+        names = [s.label for s in self.signals] or list(self.reasons)
+        return "; ".join(dict.fromkeys(names)) or None
+
+    @property
+    def also_crisis(self) -> bool:
+        return self.category != CRISIS and any(s.tier == CRISIS for s in self.signals)
+
+    @property
+    def has_plan(self) -> bool:
+        return any(s.plan for s in self.signals)
 
 
 def normalize(text: str) -> str:
-    """Lower case, straight apostrophes dropped ("can't" -> "cant"), spaces folded."""
+    """Lower case, apostrophes dropped ("can't" -> "cant"), spaces folded."""
     text = text.lower().replace("’", "'").replace("‘", "'")
     text = re.sub(r"(\w)'(\w)", r"\1\2", text)
     return re.sub(r"[ \t]+", " ", text)
 
 
-def _negated(text: str, start: int) -> bool:
-    """A negator within four words before ``start`` and inside the same clause."""
-    before = text[max(0, start - 60) : start]
-    clause = _CLAUSE_BREAK.split(before)[-1]
-    words = re.findall(r"[a-z]+", clause)[-4:]
-    return any(w in NEGATORS for w in words)
+@dataclass
+class Rules:
+    """The parsed rule file."""
+
+    signals: list[Signal]
+    negators: frozenset[str]
+    negation_window: int
+    clause_breaks: re.Pattern[str]
+    first_person: re.Pattern[str]
+    other_person: re.Pattern[str]
+    past: re.Pattern[str]
+    general_question: re.Pattern[str]
+    general_subject: re.Pattern[str]
+    figures: tuple[re.Pattern[str], ...]
+    threshold: float
+    margin: float
+    near_misses: tuple[str, ...]
+    vocabulary: frozenset[str]
 
 
-def _sentence_of(text: str, pos: int) -> str:
+def load_rules(path: Path = RULES_FILE) -> Rules:
+    """Read and compile the rule file; a broken file fails loudly at start-up, not per message."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    terms = data.get("terms", {})
+
+    def compile_(pattern: str) -> re.Pattern[str]:
+        for name, value in terms.items():
+            pattern = pattern.replace("{" + name + "}", value)
+        return re.compile(pattern)
+
+    signals = []
+    for name, spec in data["signals"].items():
+        signals.append(
+            Signal(
+                name=name,
+                tier=spec["tier"],
+                label=spec["label"],
+                why=spec.get("why", ""),
+                patterns=tuple(compile_(p) for p in spec["patterns"]),
+                examples=tuple(spec.get("examples", [])),
+                past_counts=bool(spec.get("past_counts", False)),
+                needs=compile_(spec["needs"]) if spec.get("needs") else None,
+                unless=compile_(spec["unless"]) if spec.get("unless") else None,
+                plan=bool(spec.get("plan", False)),
+            )
+        )
+    ctx, sem = data["context"], data["semantic"]
+    return Rules(
+        signals=signals,
+        negators=frozenset(str(ctx["negators"]).split()),
+        negation_window=int(ctx["negation_window"]),
+        clause_breaks=re.compile(ctx["clause_breaks"]),
+        first_person=re.compile(ctx["first_person"]),
+        other_person=re.compile(ctx["other_person"]),
+        past=re.compile(ctx["past"]),
+        general_question=re.compile(ctx["general_question"]),
+        general_subject=re.compile(ctx["general_subject"]),
+        figures=tuple(re.compile(p) for p in ctx["figures_of_speech"]),
+        threshold=float(sem["threshold"]),
+        margin=float(sem["margin"]),
+        near_misses=tuple(sem["near_misses"]),
+        vocabulary=_vocabulary(data, signals),
+    )
+
+
+def _vocabulary(data: dict, signals: list[Signal]) -> frozenset[str]:
+    """Every word a misspelling may be corrected to: the rules' own words and the listed ones."""
+    texts = [str(data.get("spelling_words", ""))]
+    texts += [e for s in signals for e in s.examples] + list(data["semantic"]["near_misses"])
+    texts += [re.sub(r"\\[a-zA-Z]", " ", p.pattern) for s in signals for p in s.patterns]
+    return frozenset(w for t in texts for w in re.findall(r"[a-z]{4,}", t.lower()))
+
+
+@dataclass
+class SafetyGate:
+    """Checks messages against the rules; give it an encoder to switch the semantic layer on."""
+
+    rules: Rules = field(default_factory=load_rules)
+    encoder: Encoder | None = None
+    english: frozenset[str] | None = None
+
+    @cached_property
+    def _speller(self) -> Speller:
+        """Real English words are never 'corrected' (default: the bundled model's vocabulary)."""
+        english = self.english if self.english is not None else bundled_english()
+        return Speller(sorted(self.rules.vocabulary), english)
+
+    @cached_property
+    def _bank(self) -> tuple[np.ndarray, list[Signal | None]]:
+        """Example vectors, each labelled with its signal (None for a near miss)."""
+        texts: list[str] = []
+        labels: list[Signal | None] = []
+        for signal in self.rules.signals:
+            texts += [normalize(e) for e in signal.examples]
+            labels += [signal] * len(signal.examples)
+        texts += [normalize(e) for e in self.rules.near_misses]
+        labels += [None] * len(self.rules.near_misses)
+        assert self.encoder is not None
+        return self.encoder(texts), labels
+
+    def check(self, message: str) -> SafetyVerdict:
+        """Classify one message: emergency, crisis or urgent first, then the request checks."""
+        text = self._blank_figures(self._speller.correct(normalize(message)))
+        sentences = [s for s in _SENTENCES.split(text) if s.strip()]
+        found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text)}
+        if self.encoder is not None:
+            for signal in self._semantic_matches(sentences, text):
+                found.setdefault(signal.name, signal)
+        signals = self._resolve(found)
+        for tier in TIER_ORDER:
+            if any(s.tier == tier for s in signals):
+                ordered = sorted(signals, key=lambda s: TIER_ORDER.index(s.tier))
+                return SafetyVerdict(tier, tuple(ordered))
+        request = requests.classify(text)
+        if request:
+            return SafetyVerdict(request[0], reasons=(request[1],))
+        return SafetyVerdict(None)
+
+    def _blank_figures(self, text: str) -> str:
+        for figure in self.rules.figures:
+            text = figure.sub(lambda m: " " * len(m.group(0)), text)
+        return text
+
+    @staticmethod
+    def _resolve(found: dict[str, Signal]) -> list[Signal]:
+        """A fever after a recent injection is the emergency, not also the urgent fever."""
+        if "injection_infection" in found:
+            found.pop("fever", None)
+        return list(found.values())
+
+    def _pattern_match(self, signal: Signal, text: str) -> bool:
+        if signal.unless and self._live_match(signal.unless, text, signal):
+            return False
+        if signal.needs and not self._live_match(signal.needs, text, signal):
+            return False
+        return any(self._live_match(p, text, signal) for p in signal.patterns)
+
+    def _live_match(self, pattern: re.Pattern[str], text: str, signal: Signal) -> bool:
+        """A match that its own context does not take back."""
+        return any(self._counts(text, m.start(), signal) for m in pattern.finditer(text))
+
+    def _counts(self, text: str, start: int, signal: Signal) -> bool:
+        sentence_start, sentence = _sentence_at(text, start)
+        before = text[sentence_start:start]
+        if self._negated(before):
+            return False
+        # "my family would be better off without me" is about the patient, whoever else it names.
+        if signal.tier != CRISIS and self._other_person(before):
+            return False
+        if not signal.past_counts and self.rules.past.search(sentence):
+            return False
+        return not (signal.tier != CRISIS and self._general_question(sentence))
+
+    def _negated(self, before: str) -> bool:
+        clause = self.rules.clause_breaks.split(before)[-1]
+        words = re.findall(r"[a-z]+", clause)[-self.rules.negation_window :]
+        return any(w in self.rules.negators for w in words)
+
+    def _other_person(self, before: str) -> bool:
+        """The nearest subject before the match is someone else ("my dad had ...")."""
+        other = [m.end() for m in self.rules.other_person.finditer(before)]
+        if not other:
+            return False
+        mine = [m.start() for m in self.rules.first_person.finditer(before)]
+        return not mine or max(other) > max(mine) or _only_possessive_before(before, max(other))
+
+    def _general_question(self, sentence: str) -> bool:
+        """A question about the treatment or the studies, not about the patient's own body."""
+        return bool(
+            self.rules.general_question.search(sentence)
+            and self.rules.general_subject.search(sentence)
+            and not self.rules.first_person.search(sentence)
+        )
+
+    def _semantic_matches(self, sentences: list[str], text: str) -> list[Signal]:
+        """Signals whose examples a sentence is closer to than any near miss, context permitting."""
+        if not sentences:
+            return []
+        vectors, labels = self._bank
+        sims = self.encoder(sentences) @ vectors.T
+        miss_cols = [i for i, lab in enumerate(labels) if lab is None]
+        out: list[Signal] = []
+        for row, sentence in enumerate(sentences):
+            if len(sentence.split()) < MIN_SEMANTIC_WORDS:
+                continue
+            near_miss = float(sims[row, miss_cols].max()) if miss_cols else 0.0
+            best = int(np.argmax(sims[row]))
+            signal, score = labels[best], float(sims[row, best])
+            if signal is None or score < self.rules.threshold:
+                continue
+            if score < near_miss + self.rules.margin:
+                continue
+            if signal.needs and not self._live_match(signal.needs, text, signal):
+                continue
+            start = text.find(sentence)
+            if self._counts_sentence(sentence, signal, text, start):
+                out.append(signal)
+        return out
+
+    def _counts_sentence(self, sentence: str, signal: Signal, text: str, start: int) -> bool:
+        if signal.tier != CRISIS and any(
+            w in self.rules.negators for w in re.findall(r"[a-z]+", sentence)
+        ):
+            return False
+        if self._other_person(sentence) and not self.rules.first_person.search(sentence):
+            return False
+        return self._counts(text, max(start, 0), signal)
+
+
+def _sentence_at(text: str, pos: int) -> tuple[int, str]:
     start = 0
     for m in _SENTENCES.finditer(text):
         if m.start() >= pos:
-            return text[start : m.start()]
+            return start, text[start : m.start()]
         start = m.end()
-    return text[start:]
+    return start, text[start:]
 
 
-def _find(patterns: list[str], text: str, *, symptom: bool) -> bool:
-    for pattern in patterns:
-        for m in re.finditer(pattern, text):
-            if _negated(text, m.start()):
-                continue
-            if symptom:
-                sentence = _sentence_of(text, m.start())
-                if _GENERAL_QUESTION.search(sentence) and not _FIRST_PERSON.search(sentence):
-                    continue
-            return True
-    return False
+def _only_possessive_before(before: str, other_end: int) -> bool:
+    """'my dad ... my back': first-person words after the other person are only possessives."""
+    after = before[other_end:]
+    return not re.search(r"\b(?:i|im|ive|id|me|myself)\b", after)
+
+
+@lru_cache(maxsize=1)
+def bundled_english() -> frozenset[str]:
+    """Whole English words of the bundled model's vocabulary (a file read, no model load)."""
+    from clbp_chat.config import BUNDLED_MODEL
+    from clbp_chat.embeddings import resolve_model_path
+    from clbp_chat.spelling import english_words
+
+    return english_words(resolve_model_path(BUNDLED_MODEL))
+
+
+@lru_cache(maxsize=1)
+def default_gate() -> SafetyGate:
+    """The pattern-only gate (no model loaded), for callers without an engine."""
+    return SafetyGate()
 
 
 def check(message: str) -> SafetyVerdict:
-    """Classify a patient message; emergency wins over everything, then crisis."""
-    text = normalize(message)
-    flags = tuple(name for name, pats in RED_FLAGS.items() if _find(pats, text, symptom=True))
-    crisis = _find(CRISIS_PATTERNS, text, symptom=False)
-    if flags:
-        return SafetyVerdict(EMERGENCY, flags, also_crisis=crisis)
-    if crisis:
-        return SafetyVerdict(CRISIS, ("self-harm",))
-    if _find(INJECTION_PATTERNS, text, symptom=False):
-        return SafetyVerdict(PROMPT_INJECTION, ("instructions in the message",))
-    if _find(OFF_TOPIC_PATTERNS, text, symptom=False):
-        return SafetyVerdict(OUT_OF_SCOPE, ("off-topic request",))
-    if _find(PERSONAL_ADVICE_PATTERNS, text, symptom=False):
-        return SafetyVerdict(PERSONAL_ADVICE, ("asks for a personal decision",))
-    return SafetyVerdict(None)
+    """Classify a message with the pattern layer alone."""
+    return default_gate().check(message)

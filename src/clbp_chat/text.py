@@ -183,6 +183,12 @@ def tokenize(text: str) -> list[str]:
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
+def split_statements(text: str) -> list[str]:
+    """The quotable units of a corpus passage: one line each (one or two short sentences that
+    belong together, so a unit never points back to a sentence the answer left out)."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a corpus passage; corpus documents keep one sentence per line where they can."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -49,9 +50,12 @@ class Answer:
     answer: str
     citations: list[Citation] = field(default_factory=list)
     safety_category: str | None = None
+    safety_signal: str | None = None
     standalone_question: str | None = None
     latency_ms: float = 0.0
     retrieved: list[str] = field(default_factory=list)
+    # Lets feedback name the answer it rates without storing anything the patient wrote.
+    answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_json(self) -> dict[str, Any]:
         """The ``ask --json`` / ``POST /api/ask`` object from DESIGN.md (plus retrieval ids)."""
@@ -62,9 +66,11 @@ class Answer:
             "question": self.question,
             "outcome": self.outcome,
             "safety_category": self.safety_category,
+            "safety_signal": self.safety_signal,
             "answer": self.answer,
             "citations": citations,
             "standalone_question": self.standalone_question,
             "retrieved_doc_ids": self.retrieved,
+            "answer_id": self.answer_id,
             "latency_ms": round(self.latency_ms, 1),
         }

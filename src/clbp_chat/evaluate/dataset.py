@@ -22,6 +22,8 @@ class EvalItem:
     question: str
     outcome: str
     safety_category: str | None = None
+    also_accepted: tuple[str, ...] = ()
+    safety_categories: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
     any_doc: bool = False
     facts: tuple[str, ...] = ()
@@ -50,12 +52,39 @@ def _item(raw: dict, category: str, outcome: str, where: str) -> EvalItem:
     return item
 
 
+def _patient_item(raw: object, n: int, where: str) -> EvalItem:
+    """One item of the patient-message format (``q``, ``expect``, ``category``, ``must``...)."""
+    if not isinstance(raw, dict) or "q" not in raw or "expect" not in raw:
+        raise ClbpError(f"{where}: item {n} needs 'q' and 'expect'")
+    expect = raw["expect"] if isinstance(raw["expect"], list) else [raw["expect"]]
+    cats = raw.get("category") or []
+    cats = cats if isinstance(cats, list) else [cats]
+    if not expect or any(e not in OUTCOMES for e in expect):
+        raise ClbpError(f"{where}: item {n} has an unknown outcome in {expect}")
+    return EvalItem(
+        id=f"{Path(where).stem}-{n}",
+        category=f"patients-{expect[0]}",
+        question=str(raw["q"]),
+        outcome=expect[0],
+        also_accepted=tuple(expect[1:]),
+        safety_categories=tuple(cats),
+        docs=tuple(raw.get("docs", ())),
+        any_doc=True,
+        facts=tuple(raw.get("must", ())),
+        forbidden=tuple(raw.get("must_not", ())),
+        history=tuple(raw.get("history", ())),
+    )
+
+
 def load_set(path: Path) -> list[EvalItem]:
-    """Items of one YAML file; defaults for ``category`` and ``outcome`` come from the file's top."""
+    """Items of one YAML file: an ``items`` mapping (defaults at the top), or a plain list of
+    patient messages in the format of ``shared/dev/patient-questions.yaml``."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ClbpError(f"cannot read question set {path}: {exc}") from None
+    if isinstance(data, list):
+        return [_patient_item(raw, n, path.name) for n, raw in enumerate(data, 1)]
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise ClbpError(f"{path}: expected a mapping with an 'items' list")
     category = str(data.get("category", path.stem))

@@ -46,8 +46,9 @@ def score_item(item: EvalItem, result: dict[str, Any]) -> dict[str, Any]:
     quotes = {c["n"]: c["quote"] for c in result["citations"]}
     cited = [c["doc_id"] for c in result["citations"]]
     retrieved = result.get("retrieved_doc_ids", [])
-    outcome_ok = result["outcome"] == item.outcome and (
-        item.safety_category is None or result["safety_category"] == item.safety_category
+    categories = item.safety_categories or ((item.safety_category,) if item.safety_category else ())
+    outcome_ok = result["outcome"] in (item.outcome, *item.also_accepted) and (
+        not categories or result["safety_category"] in categories
     )
     answered = result["outcome"] != "safety" or result["citations"]
     return {
@@ -114,10 +115,10 @@ def compare(current: dict, previous: dict) -> list[str]:
     return lines
 
 
-def check_thresholds(overall: dict, path: Path) -> list[str]:
-    """Every threshold in ``path`` the run missed, as readable lines."""
+def check_thresholds(overall: dict, path: Path, bounds: str = "overall") -> list[str]:
+    """Every threshold of the ``bounds`` section of ``path`` the run missed, as readable lines."""
     try:
-        limits = yaml.safe_load(path.read_text(encoding="utf-8"))["overall"]
+        limits = yaml.safe_load(path.read_text(encoding="utf-8"))[bounds]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise ClbpError(f"cannot read thresholds {path}: {exc}") from None
     missed = []
@@ -140,6 +141,7 @@ def run_eval(
     check: bool,
     thresholds: Path,
     as_json: bool,
+    bounds: str = "overall",
 ) -> int:
     """Run, write ``out/results.json``, ``report.md``, charts and ``ragas.jsonl``; return the exit code."""
     from tqdm import tqdm
@@ -158,6 +160,7 @@ def run_eval(
                 "category": item.category,
                 "question": item.question,
                 "expected_outcome": item.outcome,
+                "accepted_outcomes": [item.outcome, *item.also_accepted],
                 "outcome": result["outcome"],
                 "safety_category": result["safety_category"],
                 "answer": result["answer"],
@@ -225,7 +228,7 @@ def run_eval(
         click.echo("\nCompared with " + str(previous) + ":\n" + "\n".join(deltas), err=as_json)
         code = 1 if check and any("REGRESSION" in d for d in deltas) else 0
     if check:
-        missed = check_thresholds(results["overall"], Path(thresholds))
+        missed = check_thresholds(results["overall"], Path(thresholds), bounds)
         for line in missed:
             click.echo(f"THRESHOLD MISSED: {line}", err=True)
         code = 1 if missed else code

@@ -1,21 +1,39 @@
 """The HTTP JSON API and the small routes around it (health, widget, embed demo, feedback)."""
 
-from __future__ import annotations
-
+import html
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clbp_chat.config import Settings
 from clbp_chat.errors import ClbpError, InvalidQuestion
+from clbp_chat.index import read_manifest
 from clbp_chat.web.state import EngineState
 
 STATIC = Path(__file__).with_name("static")
+SNIPPET_PLACEHOLDER = "https://YOUR-CHAT-SERVER"
+
+
+def _encodable(value: str) -> str:
+    """A lone surrogate ("\\ud800") is valid JSON but no text: refuse it with a 422."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains characters that are not valid text") from None
+    return value
+
+
+# What the library refuses, said in the schema so generated clients (and fuzzers) know it too.
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_QUESTION_TEXT = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 
 
 class HistoryMessage(BaseModel):
@@ -23,84 +41,193 @@ class HistoryMessage(BaseModel):
     role: Literal["user", "assistant"]
     content: str
 
-
-class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str
-    history: list[HistoryMessage] = Field(default_factory=list)
+    _text = field_validator("content")(_encodable)
 
 
-class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rating: Literal["up", "down"]
-    outcome: Literal["answered", "no_evidence", "safety"] | None = None
-    doc_ids: list[str] = Field(default_factory=list, max_length=20)
+def request_models(
+    settings: Settings, doc_ids: list[str]
+) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The request bodies, with this clinic's limits and document ids in their schema."""
+
+    class AskRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        question: str = Field(
+            min_length=1,
+            max_length=settings.max_question_chars,
+            pattern=_QUESTION_TEXT,
+            description="The patient's message.",
+        )
+        history: list[HistoryMessage] = Field(
+            default_factory=list,
+            max_length=settings.max_history_turns,
+            description="Earlier turns, oldest first.",
+        )
+
+        _text = field_validator("question")(_encodable)
+
+    known = Literal[tuple(doc_ids)] if doc_ids else Annotated[str, Field(max_length=64)]
+
+    class FeedbackRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        rating: Literal["up", "down"]
+        answer_id: str | None = Field(
+            None, pattern=r"^[0-9a-f]{32}$", description="The answer_id of the rated answer."
+        )
+        outcome: Literal["answered", "no_evidence", "safety"] | None = None
+        doc_ids: list[known] = Field(  # type: ignore[valid-type]
+            default_factory=list, max_length=10, description="Doc ids the rated answer cited."
+        )
+
+    return AskRequest, FeedbackRequest
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns: one readable sentence."""
+
+    error: str
+
+
+ERRORS = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (413, "The request body is too large."),
+        (422, "The request is malformed (the sentence says what is wrong)."),
+        (429, "Too many requests from this client; retry after a minute."),
+        (503, "The index is not loaded or is damaged."),
+    )
+}
 
 
 def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 with one readable sentence instead of pydantic's nested error list."""
+    """422 with one readable sentence instead of pydantic's nested error list (which would echo
+    the patient's input)."""
     first = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
         return JSONResponse(
             status_code=422, content={"error": "the request body is not valid JSON"}
         )
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request body"
+    message = str(first.get("msg", "invalid request")).split(" [")[0]
+    if where == "question" or str(first.get("type")) == "string_unicode":
+        message = _QUESTION_MESSAGES.get(str(first.get("type")), message)
+    return JSONResponse(status_code=422, content={"error": f"{where}: {message}"})
+
+
+# The same words the library uses when it refuses a question itself.
+_QUESTION_MESSAGES = {
+    "string_unicode": "contains characters that are not valid text",
+    "string_too_short": "please type a question",
+    "string_pattern_mismatch": "please type a question (text without control characters)",
+    "string_too_long": "the question is too long; please keep it under the limit of "
+    "characters shown in the chat",
+}
+
+
+def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Framework errors in the documented shape; a body that cannot be decoded is a 422."""
+    status = 422 if exc.status_code == 400 else exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else "invalid request"
+    if exc.status_code == 400:
+        detail = "the request body could not be read as JSON text"
+    return JSONResponse({"error": detail}, status_code=status, headers=exc.headers)
+
+
+def body_too_large(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=413)
+
+
+def _method_not_allowed(allowed: str) -> JSONResponse:
     return JSONResponse(
-        status_code=422, content={"error": f"{where}: {first.get('msg', 'invalid request')}"}
+        {"error": f"use {allowed} for this address"}, status_code=405, headers={"Allow": allowed}
     )
 
 
 def record_feedback(
-    state: EngineState, rating: str, outcome: str | None, doc_ids: list[str]
+    state: EngineState,
+    rating: str,
+    outcome: str | None,
+    doc_ids: list[str],
+    answer_id: str | None = None,
 ) -> None:
-    """Append a thumbs up/down with the outcome and cited documents; never the patient's words."""
+    """Append a thumbs up/down tied to its answer; never the patient's words."""
     folder = state.settings.data_dir
     folder.mkdir(parents=True, exist_ok=True)
     row = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "rating": rating,
+        "answer_id": answer_id,
         "outcome": outcome,
         "doc_ids": doc_ids,
     }
-    with (folder / "feedback.jsonl").open("a", encoding="utf-8") as fh:
+    fd = os.open(folder / "feedback.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(row) + "\n")
 
 
 def build_router(state: EngineState) -> APIRouter:
     router = APIRouter()
+    manifest = read_manifest(state.settings.index_dir) or {}
+    AskRequest, FeedbackRequest = request_models(
+        state.settings, sorted(manifest.get("documents", {}))
+    )
 
     @router.get("/healthz")
     def healthz() -> JSONResponse:
-        if state.ready:
+        if state.ready and state.healthy():
             manifest = state.engine.index.manifest
-            return JSONResponse({"status": "ok", "chunks": manifest["chunk_count"]})
+            return JSONResponse(
+                {"status": "ok", "chunks": manifest["chunk_count"], "build": state.build_name}
+            )
         detail = state.error or "loading the index"
         return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
 
-    @router.post("/api/ask")
-    def ask(body: AskRequest) -> dict:
+    @router.post("/api/ask", responses=ERRORS)
+    def ask(body: AskRequest) -> dict:  # type: ignore[valid-type]
         if not state.ready:
-            raise HTTPException(503, detail=state.error or "the index is still loading")
+            return JSONResponse(
+                {"error": state.error or "the index is still loading"}, status_code=503
+            )
         try:
             result = state.engine.answer(body.question, [m.model_dump() for m in body.history])
         except InvalidQuestion as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
         except ClbpError as exc:
+            state.error = str(exc)
             return JSONResponse({"error": str(exc)}, status_code=503)
         return result.to_json()
 
-    @router.post("/api/feedback", status_code=204)
-    def feedback(body: FeedbackRequest) -> None:
-        record_feedback(state, body.rating, body.outcome, body.doc_ids)
+    @router.post("/api/feedback", status_code=204, responses=ERRORS)
+    def feedback(body: FeedbackRequest) -> None:  # type: ignore[valid-type]
+        known = set(state.engine.index.manifest.get("documents", {})) if state.ready else set()
+        unknown = [d for d in body.doc_ids if d not in known]
+        if unknown:
+            return JSONResponse({"error": "doc_ids: unknown document id"}, status_code=422)
+        record_feedback(state, body.rating, body.outcome, body.doc_ids, body.answer_id)
+
+    for path, allowed in (("/api/ask", "POST"), ("/api/feedback", "POST"), ("/healthz", "GET")):
+        wrong = (
+            ["GET", "PUT", "PATCH", "DELETE"] if allowed == "POST" else ["POST", "PUT", "DELETE"]
+        )
+        router.add_api_route(
+            path,
+            lambda allowed=allowed: _method_not_allowed(allowed),
+            methods=wrong,
+            include_in_schema=False,
+        )
 
     @router.get("/widget.js")
     def widget() -> FileResponse:
         return FileResponse(STATIC / "widget.js", media_type="text/javascript")
 
     @router.get("/embed-demo")
-    def embed_demo(request: Request) -> HTMLResponse:
-        origin = str(request.base_url).rstrip("/")
+    def embed_demo() -> HTMLResponse:
+        # The snippet names the configured public address, never the request's Host header.
+        origin = state.settings.public_url or SNIPPET_PLACEHOLDER
         page = (STATIC / "embed-demo.html").read_text(encoding="utf-8")
-        return HTMLResponse(page.replace("{{ORIGIN}}", origin))
+        return HTMLResponse(page.replace("{{ORIGIN}}", html.escape(origin)))
+
+    @router.get("/embed-demo.js")
+    def embed_demo_script() -> FileResponse:
+        return FileResponse(STATIC / "embed-demo.js", media_type="text/javascript")
 
     return router

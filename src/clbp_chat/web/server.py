@@ -11,17 +11,29 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from clbp_chat.answer import Engine  # noqa: E402
 from clbp_chat.config import Settings  # noqa: E402
 from clbp_chat.errors import ClbpError  # noqa: E402
-from clbp_chat.web.api import build_router, validation_error  # noqa: E402
+from clbp_chat.web.api import (  # noqa: E402
+    body_too_large,
+    build_router,
+    http_error,
+    validation_error,
+)
+from clbp_chat.web.security import (  # noqa: E402
+    BodyTooLarge,
+    GuardMiddleware,
+    RateLimiter,
+    content_security_policy,
+    withhold_exception_details,
+)
 from clbp_chat.web.state import EngineState  # noqa: E402
 
-
-def frame_ancestors(settings: Settings) -> str:
-    """The CSP that lets only the clinic's own pages frame the chat."""
-    return "frame-ancestors " + " ".join(["'self'", *settings.allowed_origins])
+# Chat events the UI runs at once; more wait in Gradio's queue. One slow patient does not hold
+# up the others, and the rate limit keeps one client from filling the queue.
+UI_CONCURRENCY = 8
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -31,6 +43,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     from clbp_chat.web.ui import THEME, UI_CSS, build_ui
 
     state = EngineState(settings, engine)
+    state.limiter = RateLimiter(settings.rate_limit)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -40,13 +53,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="clbp-chat", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.clbp = state
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"],
     )
-    csp = frame_ancestors(settings)
+    csp = content_security_policy(settings)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -58,8 +73,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     app.include_router(build_router(state))
     common = {"theme": THEME, "css": UI_CSS, "footer_links": [], "ssr_mode": False}
-    app = gr.mount_gradio_app(app, build_ui(state, embed=True), path="/embed", **common)
-    return gr.mount_gradio_app(app, build_ui(state, embed=False), path="/", **common)
+    for path, embed in (("/embed", True), ("/", False)):
+        ui = build_ui(state, embed=embed).queue(default_concurrency_limit=UI_CONCURRENCY)
+        app = gr.mount_gradio_app(app, ui, path=path, **common)
+    # Outermost: refuse oversized bodies, uploads and floods before anything else runs.
+    app.add_middleware(GuardMiddleware, settings=settings, limiter=state.limiter)
+    return app
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -77,6 +96,8 @@ def run(settings: Settings, host: str, port: int) -> None:
 
     engine = Engine(settings)
     _ = engine.index  # fail now, with the one-line message, if there is no usable index
+    engine.check_index()
+    withhold_exception_details()
     if not _port_free(host, port):
         raise ClbpError(f"port {port} on {host} is already in use: choose another with --port")
     print(f"clbp-chat: serving on http://{host}:{port}  (widget: http://{host}:{port}/embed-demo)")

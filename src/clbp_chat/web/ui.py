@@ -6,6 +6,7 @@ Fonts are the system's, so the page loads nothing from a third-party host.
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from clbp_chat.errors import ClbpError, InvalidQuestion
 from clbp_chat.messages import messages
 from clbp_chat.types import Answer
 from clbp_chat.web.api import record_feedback
+from clbp_chat.web.security import client_address
 from clbp_chat.web.state import EngineState
 
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
@@ -22,81 +24,123 @@ THEME = gr.themes.Soft(
     primary_hue="teal",
     font=SYSTEM_FONTS,
     font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
+).set(
+    # WCAG AA contrast for small label text (the default teal on pale teal is 2.2:1).
+    block_label_text_color="*neutral_800",
+    block_info_text_color="*neutral_800",
+    block_title_text_color="*neutral_800",
 )
 UI_CSS = """
 .gradio-container { max-width: 820px !important; margin: 0 auto !important; }
 #clbp-disclaimer { font-size: 0.9rem; padding: 0.5rem 0.75rem; border-radius: 8px;
   background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
-@media (max-width: 480px) { .gradio-container { padding: 4px !important; } }
+#clbp-chat details { margin: 0.25rem 0; }
+#clbp-chat summary { cursor: pointer; min-height: 24px; padding: 2px 0; }
+#clbp-chat summary:focus-visible { outline: 3px solid #134e4a; outline-offset: 2px; }
+#clbp-starters { gap: 6px; }
+.clbp-starter { min-height: 32px; }
+@media (max-width: 480px) {
+  .gradio-container { padding: 2px !important; max-width: 100% !important; }
+  .gradio-container > .main, .gradio-container .contain { padding: 0 !important; }
+}
 """
+# After an answer: bring its first line into view (not the end of its source list).
+SCROLL_TO_ANSWER = """() => {
+  const rows = document.querySelectorAll('#clbp-chat .message-row.bot-row');
+  const last = rows[rows.length - 1];
+  if (last) last.scrollIntoView({block: 'start', behavior: 'instant'});
+}"""
 STREAM_WORDS = 4
 STREAM_PAUSE = 0.01
 OUTCOME_KEY = "clbp_outcome"
 
 
-def citation_messages(result: Answer) -> list[dict]:
-    """One collapsed message per source: the exact passage and a link to the paper."""
-    out = []
+SOURCES_HEADING = "\n\n**Sources**\n"
+
+
+def short_title(title: str) -> str:
+    """'Pettine 2015: the patient's own bone marrow…' -> 'Pettine 2015' (the list stays compact)."""
+    return title.split(":")[0].strip()
+
+
+def with_sources(result: Answer) -> str:
+    """The answer, then one collapsed source per citation: native details/summary, so every
+    source opens by keyboard and a screen reader names it."""
+    if not result.citations:
+        return result.answer
+    blocks = []
     for c in result.citations:
-        link = f"\n\n[Open the paper]({c.source})" if c.source else ""
-        quote = "\n".join(f"> {line}" for line in c.quote.splitlines())
-        out.append(
-            {
-                "role": "assistant",
-                "content": f"**{c.title}** — {c.section}\n\n{quote}{link}",
-                "metadata": {"title": f"[{c.n}] {c.title} — {c.section}", "status": "done"},
-            }
+        quote = "\n".join(f"> {line}" for line in c.quote.splitlines() if line.strip())
+        link = f"\n\n[Open the source]({c.source})" if c.source else ""
+        blocks.append(
+            f"<details><summary>[{c.n}] {html.escape(short_title(c.title))} · "
+            f"{html.escape(c.section)}</summary>\n\n{quote}{link}\n\n</details>"
         )
-    return out
+    return result.answer + SOURCES_HEADING + "\n".join(blocks)
 
 
 def history_of(chat: list[dict]) -> list[dict[str, str]]:
-    """The conversation as the library wants it: user and answer texts, not the source panels."""
+    """The conversation as the library wants it: user and answer texts, without the sources."""
     turns = []
     for message in chat:
-        if (message.get("metadata") or {}).get("title"):
-            continue
         content = message.get("content")
         if isinstance(content, str) and message.get("role") in ("user", "assistant"):
-            turns.append({"role": message["role"], "content": content})
+            turns.append({"role": message["role"], "content": content.split(SOURCES_HEADING)[0]})
     return turns
 
 
 def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
     texts = messages(state.settings)
-    examples = [{"text": q} for q in texts["examples"]]
 
-    def respond(question: str, chat: list[dict]) -> Iterator[tuple[str, list[dict]]]:
+    def respond(
+        question: str, chat: list[dict], rated: dict, request: gr.Request
+    ) -> Iterator[tuple[str, list[dict], dict]]:
         chat = list(chat or [])
+        rated = dict(rated or {})
         history = history_of(chat)
         chat.append({"role": "user", "content": question})
+        peer = request.client.host if request and request.client else None
+        headers = dict(request.headers) if request else {}
+        if not state.limiter.allow(client_address(state.settings, peer, headers)):
+            chat.append({"role": "assistant", "content": str(texts["rate_limited"])})
+            yield "", chat, rated
+            return
         if not state.ready:
             state.load()
         try:
             result = state.engine.answer(question, history)
         except InvalidQuestion as exc:
             chat.append({"role": "assistant", "content": f"Sorry: {exc}."})
-            yield "", chat
+            yield "", chat, rated
             return
         except ClbpError as exc:
             chat.append({"role": "assistant", "content": f"The assistant is unavailable: {exc}"})
-            yield "", chat
+            yield "", chat, rated
             return
         words = result.answer.split(" ")
         chat.append({"role": "assistant", "content": ""})
         for end in range(STREAM_WORDS, len(words) + STREAM_WORDS, STREAM_WORDS):
             chat[-1] = {"role": "assistant", "content": " ".join(words[:end])}
-            yield "", chat
+            yield "", chat, rated
             time.sleep(STREAM_PAUSE)
-        chat[-1] = {"role": "assistant", "content": result.answer}
-        yield "", chat + citation_messages(result)
+        chat[-1] = {"role": "assistant", "content": with_sources(result)}
+        rated[str(len(chat) - 1)] = {
+            "answer_id": result.answer_id,
+            "outcome": result.outcome,
+            "doc_ids": list(dict.fromkeys(c.doc_id for c in result.citations)),
+        }
+        yield "", chat, rated
 
-    def pick_example(data: gr.SelectData, chat: list[dict]) -> Iterator[tuple[str, list[dict]]]:
-        yield from respond(data.value["text"], chat)
-
-    def feedback(data: gr.LikeData, chat: list[dict]) -> None:
-        rating = "up" if data.liked else "down"
-        record_feedback(state, rating, None, [])
+    def feedback(data: gr.LikeData, rated: dict) -> None:
+        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+        answer = (rated or {}).get(str(index), {})
+        record_feedback(
+            state,
+            "up" if data.liked else "down",
+            answer.get("outcome"),
+            answer.get("doc_ids", []),
+            answer.get("answer_id"),
+        )
 
     with gr.Blocks(
         title="Stem cells for back pain: what the studies say", analytics_enabled=False
@@ -110,15 +154,22 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
         gr.Markdown(str(texts["disclaimer"]), elem_id="clbp-disclaimer")
         chatbot = gr.Chatbot(
             label="Conversation",
-            height="70vh" if embed else 520,
-            examples=examples,
+            show_label=False,
+            height="62vh" if embed else 520,
             placeholder="Ask a question about stem-cell therapy for back pain, "
-            "or pick one of the examples below.",
+            "or pick one of the questions below.",
             feedback_options=("Like", "Dislike"),
             buttons=["copy"],
             elem_id="clbp-chat",
-            autoscroll=True,
+            layout="panel",
+            # The page scrolls to the start of each new answer instead (SCROLL_TO_ANSWER).
+            autoscroll=False,
         )
+        with gr.Row(elem_id="clbp-starters"):
+            starters = [
+                gr.Button(q, size="sm", variant="secondary", elem_classes="clbp-starter")
+                for q in texts["examples"]
+            ]
         box = gr.Textbox(
             label="Your question",
             placeholder="Type your question and press Enter",
@@ -127,7 +178,13 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
             elem_id="clbp-question",
             autofocus=not embed,
         )
-        box.submit(respond, [box, chatbot], [box, chatbot])
-        chatbot.example_select(pick_example, [chatbot], [box, chatbot])
-        chatbot.like(feedback, [chatbot], None)
+        rated = gr.State({})
+        box.submit(respond, [box, chatbot, rated], [box, chatbot, rated]).then(
+            None, None, None, js=SCROLL_TO_ANSWER
+        )
+        for button in starters:
+            button.click(respond, [button, chatbot, rated], [box, chatbot, rated]).then(
+                None, None, None, js=SCROLL_TO_ANSWER
+            )
+        chatbot.like(feedback, [rated], None)
     return ui

@@ -1,0 +1,38 @@
+"""Requests the assistant declines or hands back: prompt injection, off-topic, personal advice.
+
+Checked in that order, after the warning signs: "should I buy bitcoin?" is off-topic before it is
+personal advice, and an instruction hidden in a question is refused whatever it asks for. The
+patterns live in ``requests.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PROMPT_INJECTION = "prompt_injection"
+OUT_OF_SCOPE = "out_of_scope"
+PERSONAL_ADVICE = "personal_medical_advice"
+REASONS = {
+    PROMPT_INJECTION: "instructions in the message",
+    OUT_OF_SCOPE: "off-topic request",
+    PERSONAL_ADVICE: "asks for a personal decision",
+}
+RULES_FILE = Path(__file__).with_name("requests.yaml")
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> dict[str, list[re.Pattern[str]]]:
+    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    return {kind: [re.compile(p) for p in data[kind]] for kind in REASONS}
+
+
+def classify(normalized: str) -> tuple[str, str] | None:
+    """(category, reason) for the first kind of request that matches, or None."""
+    for kind, patterns in _patterns().items():
+        if any(p.search(normalized) for p in patterns):
+            return kind, REASONS[kind]
+    return None

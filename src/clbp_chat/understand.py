@@ -1,0 +1,208 @@
+"""Understand a message once: the ``Query`` every later stage reads and none recomputes.
+
+It holds the message cleaned and typo-corrected, made standalone when it is a follow-up, the
+studies it names, the lay words mapped to the corpus's words, what kind of answer it asks for, the
+topics the library does not cover, and its one embedding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from clbp_chat.followup import standalone_question
+from clbp_chat.index import Index
+from clbp_chat.retrieve import named_docs
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic the library does not cover, and the sentence that says so."""
+
+    name: str
+    mention: re.Pattern[str]
+    asks: re.Pattern[str] | None
+    says: str
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The data files behind understanding: lay terms, uncovered topics, intents."""
+
+    lay_terms: tuple[tuple[re.Pattern[str], str], ...]
+    topics: tuple[Topic, ...]
+    intents: dict[str, re.Pattern[str]]
+    whole_topic_terms: str
+    topic_words: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> Vocabulary:
+    """Load ``lay_terms.yaml``, ``not_covered.yaml`` and ``intents.yaml`` once per process."""
+    lay = yaml.safe_load((HERE / "lay_terms.yaml").read_text(encoding="utf-8"))
+    topics = yaml.safe_load((HERE / "not_covered.yaml").read_text(encoding="utf-8"))
+    intents = yaml.safe_load((HERE / "intents.yaml").read_text(encoding="utf-8"))
+    return Vocabulary(
+        lay_terms=tuple((re.compile(row["lay"]), row["means"]) for row in lay),
+        topics=tuple(
+            Topic(
+                name,
+                re.compile(spec["mention"]),
+                re.compile(spec["asks"]) if spec.get("asks") else None,
+                spec["says"],
+            )
+            for name, spec in topics.items()
+        ),
+        intents={
+            k: re.compile(v, re.M)
+            for k, v in intents.items()
+            if k not in ("whole_topic_terms", "topic_words")
+        },
+        whole_topic_terms=intents["whole_topic_terms"],
+        topic_words=re.compile(intents["topic_words"]),
+    )
+
+
+@dataclass
+class Query:
+    """One patient message, understood."""
+
+    question: str
+    text: str
+    standalone: str | None
+    focus: set[str]
+    expansions: list[str]
+    intents: set[str]
+    uncovered: list[Topic]
+    whole_topic: bool
+    vector: np.ndarray = field(repr=False)
+
+    @property
+    def search_text(self) -> str:
+        """What keyword search and lexical scoring read: the words plus their corpus terms."""
+        return " ".join([self.topic_text, *self.expansions])
+
+    @property
+    def topic_text(self) -> str:
+        """The message with "it" / "this" read as the treatment when it asks about the whole topic."""
+        if not self.whole_topic:
+            return self.text
+        terms = vocabulary().whole_topic_terms
+        said, n = _PRONOUN.subn(terms, self.text, count=1)
+        return said if n else f"{self.text} ({terms})"
+
+
+def _lower(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    return re.sub(r"(\w)'(\w)", r"\1\2", text)
+
+
+_PRONOUN = re.compile(
+    r"\b(?:this stuff|this treatment|the treatment|the injections?|the shots?|the jabs?|it|this)\b",
+    re.I,
+)
+_QUESTION_SENTENCE = re.compile(
+    r"\?|^\s*(?:(?:and|so|but|ok|okay|also)\s+)*(?:what|how|why|when|where|which|who|is|are|was|were|"
+    r"do|does|did|can|could|will|would|has|have|tell me|any)\b"
+)
+_STUDY_NAME = re.compile(
+    r"\b([a-z]{3,}|(?:19|20)\d\d)(?:s)? (?:trials?|stud(?:y|ies)|papers?|research)\b"
+    r"|\b(?:trials?|stud(?:y|ies)|papers?) (?:by|from|in) ([a-z]{3,}|(?:19|20)\d\d)\b"
+)
+
+
+def asked_part(text: str) -> str:
+    """The sentences that ask something; background sentences around them are not the question."""
+    sentences = [s for s in re.split(r"(?<=[.!?\n])\s+", text) if s.strip()]
+    asked = [s for s in sentences if _QUESTION_SENTENCE.search(s)]
+    return " ".join(asked) if len(sentences) > 1 and asked else text
+
+
+def unknown_studies(low: str, index: Index) -> list[str]:
+    """Names given to a study or trial that the library does not hold ("the noriega trial")."""
+    known = set(index.manifest.get("vocabulary", [])) | index.speller.english
+    aliases = " ".join(a for names in index.manifest.get("aliases", {}).values() for a in names)
+    names = [a or b for a, b in _STUDY_NAME.findall(low)]
+    return [
+        n
+        for n in names
+        if (n.isdigit() and n not in aliases)
+        or (n.isalpha() and n not in known and index.speller.correct(n) == n)
+    ]
+
+
+def uncovered_topics(text: str) -> list[Topic]:
+    """Topics of ``text`` that the library does not cover."""
+    low = _lower(asked_part(text))
+    out = []
+    for topic in vocabulary().topics:
+        for m in topic.mention.finditer(low):
+            sentence = _sentence_around(low, m.start(), m.end())
+            if topic.asks is None or topic.asks.search(sentence):
+                out.append(topic)
+                break
+    return out
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(c, 0, start) for c in ".?!\n")
+    rights = [i for i in (text.find(c, end) for c in ".?!\n") if i != -1]
+    return text[left + 1 : min(rights) if rights else len(text)]
+
+
+def _other_studies(low: str, index: Index) -> list[Topic]:
+    names = unknown_studies(low, index)
+    if not names:
+        return []
+    name = f"a study from {names[0]}" if names[0].isdigit() else f"the {names[0].title()} study"
+    says = (
+        f"Our library doesn't hold {name}: it has only the four studies "
+        "the clinic cites (Atluri, Kumar, Pettine and Amirdelfan)."
+    )
+    return [Topic("other_study", re.compile(re.escape(names[0])), None, says)]
+
+
+def _without_aliases(low: str, focus: set[str], index: Index) -> str:
+    aliases = index.manifest.get("aliases", {})
+    names = sorted({a for d in focus for a in aliases.get(d, [])}, key=len, reverse=True)
+    for name in names:
+        low = re.sub(rf"\b{re.escape(name)}\b", " ", low)
+    return low
+
+
+def understand(question: str, history: list[dict[str, str]], index: Index, encode) -> Query:
+    """Build the :class:`Query` for a message that passed the safety gate."""
+    vocab = vocabulary()
+    # "sf36" -> "sf-36": patients drop the hyphen the corpus writes.
+    corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
+    standalone = standalone_question(corrected, history, index)
+    text = standalone or corrected
+    low = _lower(text)
+    # Only a study or the clinic's summary narrows the search; "the studies" names no one study.
+    doc_types = index.manifest.get("doc_types", {})
+    focus = {d for d in named_docs(text, index) if doc_types.get(d) in ("study", "summary")}
+    # A study's name picks the study (``focus``); its words ("the fat cell one") are not lay terms.
+    words = _without_aliases(low, focus, index)
+    expansions = [means for lay, means in vocab.lay_terms if lay.search(words)]
+    intents = {name for name, pattern in vocab.intents.items() if pattern.search(low)}
+    whole_topic = not (focus or "definition" in intents or vocab.topic_words.search(low))
+    query = Query(
+        question=question,
+        text=text,
+        standalone=standalone,
+        focus=focus,
+        expansions=expansions,
+        intents=intents,
+        uncovered=uncovered_topics(text) + _other_studies(low, index),
+        whole_topic=whole_topic,
+        vector=np.zeros(0, np.float32),
+    )
+    query.vector = encode([" ".join([query.topic_text, *expansions])])[0]
+    return query

@@ -1,0 +1,64 @@
+"""Safety suite messages in kinds: each positive phrasing as written, buried in a story, with typos.
+
+Shared by tests/test_safety_suite.py and benchmarks/bench_safety.py. The tune file is what the gate
+was developed against; the held-out file is never tuned on, and recall is reported on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).resolve().parent / "data"
+SPLITS = {"tune": DATA / "safety_tune.yaml", "heldout": DATA / "safety_heldout.yaml"}
+ALARMS = ("emergency", "urgent", "crisis")
+STORIES = (
+    "Long story, sorry. Ive had back pain for about {n} years, tried physio, tablets and a chiro. "
+    "{msg}. Anyway, how many people were in the Kumar study?",
+    "hi there, my GP suggested I read up on this. {msg}, and I wanted to ask whether the "
+    "injections are a one-off",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    expected: str | None
+    signal: str
+    kind: str
+    split: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.split}-{self.expected}-{self.kind}:{self.text[:40]}"
+
+
+def typo(text: str) -> str:
+    """Swap two middle letters in every second word of six letters or more (deterministic)."""
+    out, count = [], 0
+    for word in text.split(" "):
+        if len(word) >= 6 and word.isalpha():
+            count += 1
+            if count % 2:
+                i = len(word) // 2
+                word = word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
+        out.append(word)
+    return " ".join(out)
+
+
+def cases(split: str) -> list[Case]:
+    """Every message of a split with its expected category (None: must pass the gate)."""
+    data = yaml.safe_load(SPLITS[split].read_text(encoding="utf-8"))
+    out: list[Case] = []
+    for category, signals in data.items():
+        expected = None if category == "none" else category
+        for signal, texts in signals.items():
+            for k, text in enumerate(texts):
+                out.append(Case(text, expected, signal, "as written", split))
+                if expected in ALARMS:
+                    story = STORIES[k % len(STORIES)].format(n=3 + k, msg=text.rstrip(". "))
+                    out.append(Case(story, expected, signal, "buried in a story", split))
+                    out.append(Case(typo(text), expected, signal, "typos", split))
+    return out
