@@ -55,6 +55,7 @@ eval: ingest
 bench: ingest
 	$(BIN)/python benchmarks/bench_answer.py
 	$(BIN)/python benchmarks/bench_safety.py
+	$(BIN)/python benchmarks/bench_http.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -25,7 +25,7 @@ def best_score(engine, question: str) -> tuple[float, float]:
         index, query.search_text, query.vector, query.focus, engine.settings.retrieve_k
     )
     selection = select_sentences(
-        index, engine.scorer, query, hits, min_evidence=0.0, max_sentences=1
+        index, index.scorer, query, hits, min_evidence=0.0, max_sentences=1
     )
     return selection.best, engine.settings.min_evidence
 

@@ -1,15 +1,16 @@
 """The widget end to end in Debian's headless Chromium against a real `clbp-chat serve`.
 
-A host page on a second local origin holds only the widget snippet. The test opens the widget, asks
-a question, waits for a cited answer, opens the citation, saves screenshots (desktop and 375 px wide)
-to artifacts/, and fails if the page ever requests anything but the two local servers.
+A host page on a second local origin holds only the widget snippet. The tests open the widget, ask
+a question, wait for a cited answer, open a source, save screenshots (desktop and 375 px wide) to
+artifacts/, fail if the page ever requests anything but the two local servers, run axe-core's
+WCAG 2.0/2.1/2.2 A and AA rules on both pages at both widths before and after an answer, and drive
+the whole flow by keyboard alone.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CORPUS, ROOT
+from .conftest import CORPUS, ROOT, free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,16 +38,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(built_index_dir, tmp_path_factory):
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium; make test does)")
     port, host_port = free_port(), free_port()
     host_origin = f"http://127.0.0.1:{host_port}"
     env = {
@@ -99,7 +94,7 @@ def ask_through_widget(page, question: str):
     box = frame.get_by_label("Your question")
     box.fill(question)
     box.press("Enter")
-    citation = frame.get_by_text("[1] Pettine 2015", exact=False).first
+    citation = frame.locator("#clbp-chat summary", has_text="[1] Pettine 2015").first
     citation.wait_for(timeout=60_000)
     return frame, citation
 
@@ -121,12 +116,97 @@ def test_widget_on_another_origin_answers_with_an_openable_citation(server, name
         frame, citation = ask_through_widget(page, "How many people were in the Pettine study?")
         answer = frame.locator("#clbp-chat").get_by_text("26 patients", exact=False).first
         answer.wait_for(timeout=30_000)
-        citation.click()
-        frame.get_by_text("Open the paper").first.wait_for(timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / f"widget-{name}.png"))
+        # The answer's first line is in view, not the end of its source list.
+        assert _in_view(frame, answer), "the new answer's start is scrolled out of view"
+        citation.click()
+        frame.get_by_text("Open the source").first.wait_for(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / f"widget-{name}-source-open.png"))
         browser.close()
     foreign = [u for u in requests if not u.startswith((base, host_origin, "data:", "blob:"))]
     assert not foreign, f"the page contacted third parties: {foreign[:5]}"
+
+
+def _in_view(frame, locator) -> bool:
+    return locator.evaluate(
+        """el => { const box = el.getBoundingClientRect();
+                   const chat = document.querySelector('#clbp-chat').getBoundingClientRect();
+                   return box.top >= chat.top - 1 && box.top < chat.bottom; }"""
+    )
+
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+@pytest.mark.parametrize("path", ["/", "/embed/"])
+@pytest.mark.parametrize("width", [1280, 375])
+def test_pages_have_zero_axe_violations_before_and_after_an_answer(server, path, width):
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    base, _ = server
+    axe = Axe()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": 800})
+        page.goto(base + path)
+        page.wait_for_selector("#clbp-question textarea", timeout=30_000)
+        found = {}
+        for moment in ("before", "after"):
+            if moment == "after":
+                page.fill("#clbp-question textarea", "How many people were in the Pettine study?")
+                page.press("#clbp-question textarea", "Enter")
+                page.locator("#clbp-chat summary").first.wait_for(timeout=60_000)
+            result = axe.run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+            found[moment] = [
+                (v["id"], n["target"]) for v in result.response["violations"] for n in v["nodes"]
+            ]
+        browser.close()
+    assert found == {"before": [], "after": []}
+
+
+def test_keyboard_alone_reaches_the_answer_and_its_source_and_escape_closes(server):
+    from playwright.sync_api import sync_playwright
+
+    _, host_origin = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(f"{host_origin}/index.html")
+        launcher = page.get_by_role("button", name="Ask about stem cells")
+        launcher.wait_for()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "clbp-chat-button"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "clbp-chat-close"
+        frame = page.frame_locator("#clbp-chat-frame")
+        frame.locator("#clbp-question textarea").wait_for(timeout=30_000)
+        inner = page.frame(url=lambda u: "/embed" in u)
+        for _ in range(25):  # Tab forward until the question box has focus
+            page.keyboard.press("Tab")
+            if inner.evaluate("document.activeElement && document.activeElement.tagName") == (
+                "TEXTAREA"
+            ):
+                break
+        else:
+            pytest.fail("the question box cannot be reached with Tab")
+        page.keyboard.type("How many people were in the Pettine study?")
+        page.keyboard.press("Enter")
+        frame.locator("#clbp-chat summary").first.wait_for(timeout=60_000)
+        for _ in range(40):  # Tab to the first source and open it with Enter
+            page.keyboard.press("Shift+Tab")
+            if inner.evaluate("document.activeElement && document.activeElement.tagName") == (
+                "SUMMARY"
+            ):
+                break
+        else:
+            pytest.fail("no source can be reached with the keyboard")
+        page.keyboard.press("Enter")
+        assert inner.evaluate("document.activeElement.parentElement.open")
+        page.keyboard.press("Escape")
+        page.wait_for_function("document.activeElement.id === 'clbp-chat-button'", timeout=5_000)
+        assert page.get_attribute("#clbp-chat-panel", "data-open") == "false"
+        browser.close()
 
 
 def test_full_page_shows_disclaimer_and_starter_questions(server):
@@ -138,7 +218,7 @@ def test_full_page_shows_disclaimer_and_starter_questions(server):
         page = browser.new_page(viewport={"width": 375, "height": 740})
         page.goto(base + "/")
         page.get_by_text("not medical advice").first.wait_for(timeout=30_000)
-        page.get_by_text("Is stem cell therapy safe?").first.click()
+        page.get_by_role("button", name="Is stem cell therapy safe?").click()
         page.get_by_text("How strong is this evidence?", exact=False).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "full-page-phone-375.png"), full_page=True)
         browser.close()

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-import clbp_chat.index as index_module
+import clbp_chat.store as store_module
 from clbp_chat.config import Settings
 from clbp_chat.errors import CorpusError, IndexMissing
 from clbp_chat.index import build_index, current_build, open_index, read_manifest
@@ -67,7 +67,7 @@ def test_crash_mid_build_keeps_the_previous_index_serving(own_index, monkeypatch
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_module, "_write_bm25", explode)
+    monkeypatch.setattr(store_module, "_write_arrays", explode)
     with pytest.raises(RuntimeError):
         build_index(own_index, force=True, progress=False)
     assert (own_index.index_dir / "CURRENT").read_text() == before

@@ -7,6 +7,7 @@ The pipeline is a row of named stages: validate -> safety gate -> understand -> 
 from __future__ import annotations
 
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -15,14 +16,14 @@ from functools import cached_property
 from clbp_chat import safety
 from clbp_chat.compose import Composition, compose_answer
 from clbp_chat.config import Settings, get_settings
-from clbp_chat.errors import IndexMissing, InvalidQuestion
-from clbp_chat.index import Index, open_index
+from clbp_chat.errors import ClbpError, IndexMissing, InvalidQuestion
+from clbp_chat.index import Index, live_build_name, open_index
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.retrieve import hybrid_search
-from clbp_chat.select import SentenceScorer, select_sentences
+from clbp_chat.select import select_sentences
 from clbp_chat.types import Answer
-from clbp_chat.understand import Query, understand
+from clbp_chat.understand import Query, read_message
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -86,14 +87,39 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
+        self._checked = time.monotonic()
+        self._reloading = threading.Lock()
 
     @cached_property
     def index(self) -> Index:
         return open_index(self.settings)
 
-    @cached_property
-    def scorer(self) -> SentenceScorer:
-        return SentenceScorer(self.index)
+    def live_index(self) -> Index:
+        """The build to answer this request with. A newer build (a finished `clbp-chat ingest`)
+        is loaded in the background and swapped in whole, so no request sees half of each."""
+        index = self.index
+        every = self.settings.reload_seconds
+        now = time.monotonic()
+        if every and now - self._checked >= every and not self._reloading.locked():
+            self._checked = now
+            try:
+                name = live_build_name(self.settings)
+            except Exception:  # noqa: BLE001 - keep serving the loaded build; /healthz reports
+                name = None
+            if name and name != index.name:
+                threading.Thread(target=self._swap_to, args=(name,), daemon=True).start()
+        return index
+
+    def _swap_to(self, name: str) -> None:
+        with self._reloading:
+            if self.index.name == name:
+                return
+            try:
+                fresh = open_index(self.settings)
+            except ClbpError:
+                return  # a damaged new build never replaces a working one
+            fresh.scorer  # noqa: B018 - build its IDF before it serves anyone
+            self.__dict__["index"] = fresh
 
     @property
     def embeddings(self):
@@ -102,13 +128,20 @@ class Engine:
         return get_embeddings(self.settings.embedding_model)
 
     @cached_property
+    def encoder(self):
+        """The model's encode with memory: each message costs one batched model call."""
+        from clbp_chat.embeddings import CachedEncoder
+
+        return CachedEncoder(self.embeddings.encode)
+
+    @cached_property
     def gate(self) -> safety.SafetyGate:
         """The safety gate with its semantic layer on the engine's own model."""
         from clbp_chat.embeddings import resolve_model_path
         from clbp_chat.spelling import english_words
 
         english = english_words(resolve_model_path(self.settings.embedding_model))
-        return safety.SafetyGate(encoder=self.embeddings.encode, english=english)
+        return safety.SafetyGate(encoder=self.encoder, english=english)
 
     def check_index(self) -> None:
         """Raise :class:`IndexMissing` when the loaded index can no longer be read."""
@@ -134,6 +167,11 @@ class Engine:
         return result
 
     def _answer(self, question: str, history: list[dict[str, str]]) -> Answer:
+        index = self.live_index()
+        # Read the message once and embed everything it needs (the gate's sentences and the
+        # query) in one model call; the gate still decides before anything is used.
+        query = read_message(question, history, index)
+        self.encoder.prime([*self.gate.semantic_inputs(question), query.embed_text])
         verdict = self.gate.check(question)
         if verdict.category in (safety.EMERGENCY, safety.URGENT, safety.CRISIS):
             return self._safety_reply(question, verdict)
@@ -141,11 +179,11 @@ class Engine:
             text = with_examples(self.settings, verdict.category)
             return Answer(question, "safety", text, [], verdict.category, verdict.signal)
 
-        query = understand(question, history, self.index, self.embeddings.encode)
+        query.vector = self.encoder([query.embed_text])[0]
         common = {"standalone_question": query.standalone}
         if query.uncovered:
             return self._not_covered(question, query, verdict, common)
-        composed, retrieved = self._compose(query)
+        composed, retrieved = self._compose(index, query)
         common["retrieved"] = retrieved
         if verdict.category == safety.PERSONAL_ADVICE:
             return self._personal_advice(question, composed, verdict, common)
@@ -155,10 +193,10 @@ class Engine:
             question, "no_evidence", with_examples(self.settings, "no_evidence"), **common
         )
 
-    def _compose(self, query: Query) -> tuple[Composition, list[str]]:
+    def _compose(self, index: Index, query: Query) -> tuple[Composition, list[str]]:
         try:
             hits = hybrid_search(
-                self.index,
+                index,
                 query.search_text,
                 query.vector,
                 query.focus,
@@ -168,15 +206,15 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - a storage fault must not reach a patient as a traceback
             raise IndexMissing(_damaged(exc)) from None
         selection = select_sentences(
-            self.index,
-            self.scorer,
+            index,
+            index.scorer,
             query,
             hits,
             min_evidence=self.settings.min_evidence,
             max_sentences=self.settings.max_sentences,
         )
         retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits))
-        return compose_answer(self.index, selection.rows, query.focus), retrieved
+        return compose_answer(index, selection.rows, query.focus), retrieved
 
     def _safety_reply(self, question: str, verdict: safety.SafetyVerdict) -> Answer:
         """The warning-sign or crisis reply: what was seen and why it matters, then what to do."""

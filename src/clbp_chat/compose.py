@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from clbp_chat.corpus import STRENGTH_SECTION
 from clbp_chat.index import Index
+from clbp_chat.text import split_sentences
 from clbp_chat.types import Chunk, Citation
 
 OVERALL_STRENGTH = ("study-comparison", "How strong is the evidence overall?")
@@ -66,6 +67,11 @@ def _strength_sections(
     return [(doc_id, STRENGTH_SECTION) for doc_id in studies]
 
 
+def _cited(unit: str, n: int) -> str:
+    """Every sentence of a unit carries its marker (a unit may hold two short sentences)."""
+    return " ".join(f"{sentence} [{n}]" for sentence in split_sentences(unit))
+
+
 def compose_answer(
     index: Index, rows: list[int], focus: set[str] = frozenset(), *, lead: str = ""
 ) -> Composition:
@@ -80,7 +86,7 @@ def compose_answer(
         sentence = index.sentences[row][1]
         if chunk.doc_type == "summary":
             sentence = f"{SUMMARY_LEAD} “{sentence.rstrip(' .')}.”"
-        lines.append(f"{sentence} [{citations.cite(chunk)}]")
+        lines.append(_cited(sentence, citations.cite(chunk)))
         used.append(chunk)
     strength = []
     chosen = set(rows)
@@ -88,7 +94,7 @@ def compose_answer(
         section_rows = [r for r in index.section_rows.get(key, []) if r not in chosen]
         for row in section_rows:
             chunk = index.chunks[index.sentences[row][0]]
-            strength.append(f"{index.sentences[row][1]} [{citations.cite(chunk)}]")
+            strength.append(_cited(index.sentences[row][1], citations.cite(chunk)))
     text = " ".join(lines)
     if strength:
         text += f"\n\n**{STRENGTH_LEAD}** " + " ".join(strength)

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         None, description="Chroma server host; unset means an embedded PersistentClient."
     )
     chroma_port: int = Field(8000, description="Chroma server port, used with CHROMA_HOST.")
+    reload_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often a running server checks for a newer build (a finished ingest) "
+        "and switches to it between requests; 0 never checks.",
+    )
 
     # Retrieval and answers
     retrieve_k: int = Field(

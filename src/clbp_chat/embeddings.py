@@ -7,6 +7,8 @@ before sentence-transformers is imported, so nothing can download weights at run
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,3 +71,37 @@ class SentenceEmbeddings(Embeddings):
 def get_embeddings(model_name: str) -> SentenceEmbeddings:
     """One loaded model per process and setting (loading takes seconds)."""
     return SentenceEmbeddings(model_name)
+
+
+class CachedEncoder:
+    """``encode`` with a bounded memory of recent texts, so a message's texts can be embedded in
+    one batch up front (``prime``) and then looked up by each stage that needs them; repeated
+    questions (the starter buttons) cost no model call at all."""
+
+    def __init__(self, encode, maxsize: int = 4096) -> None:
+        self._encode = encode
+        self._maxsize = maxsize
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def prime(self, texts: list[str]) -> None:
+        """Embed every text not yet remembered, in one model call."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._memory))
+        if not missing:
+            return
+        vectors = self._encode(missing)
+        with self._lock:
+            for text, vector in zip(missing, vectors, strict=True):
+                self._memory[text] = vector
+                self._memory.move_to_end(text)
+            while len(self._memory) > self._maxsize:
+                self._memory.popitem(last=False)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.prime(texts)
+        with self._lock:
+            vectors = [self._memory.get(t) for t in texts]
+        if any(v is None for v in vectors):  # evicted between prime and read: embed directly
+            return self._encode(texts)
+        return np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)

@@ -1,25 +1,20 @@
-"""Build and open the index: a Chroma collection, a BM25 index and sentence vectors over one chunk set.
+"""Build and open the index: chunks in Chroma, plus what each process keeps in memory.
 
-Layout of ``index_dir``::
-
-    CURRENT               name of the live build (replaced atomically with os.replace)
-    builds/<name>/        manifest.json, chunks.json, sentences.json, sentences.npy, bm25/, chroma/
-
-A build is written into a fresh folder and made live only when complete, so a crash mid-build leaves
-the previous index serving. The build before the live one is kept (a running server may still hold
-it open); older ones are removed.
+A build holds the chunks (in a Chroma collection, for dense search), the answer units with their
+vectors, the patient questions each section lists with theirs, and a manifest. Keyword search
+(BM25) is rebuilt in memory from the chunks when a build is opened: it takes milliseconds and means
+a build needs no files beside what its store holds (see ``store.py`` for the local folder and the
+Chroma-server layouts).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +24,11 @@ from clbp_chat.config import Settings
 from clbp_chat.corpus import corpus_hash, load_corpus, split_corpus
 from clbp_chat.errors import IndexMissing
 from clbp_chat.spelling import Speller
+from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, open_store
 from clbp_chat.text import split_statements, tokenize, words
 from clbp_chat.types import Chunk
 
-FORMAT_VERSION = 4
-COLLECTION_PREFIX = "clbp-chunks"
+FORMAT_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -43,14 +38,14 @@ class BuildReport:
     built: bool
     chunk_count: int
     sentence_count: int
-    path: Path
+    path: str
     seconds: float
     manifest: dict[str, Any]
 
 
 @dataclass
 class Index:
-    """A loaded index: everything retrieval and composition need, read once per process."""
+    """A loaded build: everything retrieval and selection need, read once per process."""
 
     manifest: dict[str, Any]
     chunks: list[Chunk]
@@ -58,7 +53,7 @@ class Index:
     sentence_vectors: np.ndarray
     bm25: Any
     vectorstore: Any
-    path: Path
+    name: str
     questions: list[tuple[int, str]] = field(default_factory=list)
     question_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
@@ -78,29 +73,12 @@ class Index:
         """Spare these real words from spelling correction (see spelling.english_words)."""
         self.speller = Speller(self.manifest.get("vocabulary", []), english)
 
+    @cached_property
+    def scorer(self):
+        """Sentence scoring for this build (its IDF belongs to this build's units)."""
+        from clbp_chat.select import SentenceScorer
 
-def chroma_client(settings: Settings, path: Path):
-    """An embedded PersistentClient, or an HttpClient when ``CLBP_CHROMA_HOST`` is set."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_host:
-        return chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-        )
-    return chromadb.PersistentClient(path=str(path / "chroma"), settings=chroma_settings)
-
-
-def _vectorstore(settings: Settings, path: Path, collection: str, embeddings):
-    from langchain_chroma import Chroma
-
-    return Chroma(
-        collection_name=collection,
-        embedding_function=embeddings,
-        client=chroma_client(settings, path),
-        collection_metadata={"hnsw:space": "cosine"},
-    )
+        return SentenceScorer(self)
 
 
 def _expected(settings: Settings) -> dict[str, Any]:
@@ -109,33 +87,40 @@ def _expected(settings: Settings) -> dict[str, Any]:
         "corpus_hash": corpus_hash(settings.corpus_dir),
         "model": settings.embedding_model,
         "chunk_size": settings.chunk_size,
-        "chroma_host": settings.chroma_host,
     }
 
 
 def current_build(index_dir: Path) -> Path | None:
-    """The live build folder, or None when there is none."""
-    pointer = index_dir / "CURRENT"
-    if not pointer.is_file():
-        return None
-    build = index_dir / "builds" / pointer.read_text().strip()
-    return build if build.is_dir() else None
+    """The live local build folder, or None when there is none."""
+    name = LocalStore(Settings(index_dir=index_dir)).current()
+    return index_dir / "builds" / name if name else None
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    """The live build's manifest, or None when missing or unreadable."""
-    build = current_build(index_dir)
-    if build is None:
-        return None
+    """The live local build's manifest, or None when missing or unreadable."""
+    store = LocalStore(Settings(index_dir=index_dir))
+    name = store.current()
+    return store.manifest(name) if name else None
+
+
+def live_manifest(settings: Settings) -> dict[str, Any] | None:
+    """The live build's manifest in whichever store the settings name (None when unreachable)."""
     try:
-        return json.loads((build / "manifest.json").read_text())
-    except (OSError, ValueError):
+        store = open_store(settings)
+        name = store.current()
+        return store.manifest(name) if name else None
+    except Exception:  # noqa: BLE001 - an unreachable server is reported by open_index
         return None
+
+
+def live_build_name(settings: Settings) -> str | None:
+    """The live build's name: a cheap check, made between requests to pick up a new build."""
+    return open_store(settings).current()
 
 
 def is_up_to_date(settings: Settings) -> bool:
     """True when the live build matches the corpus and the settings that shape it."""
-    manifest = read_manifest(settings.index_dir)
+    manifest = live_manifest(settings)
     if manifest is None:
         return False
     return all(manifest.get(k) == v for k, v in _expected(settings).items())
@@ -147,20 +132,30 @@ def _progress(total: int, desc: str, show: bool):
     return tqdm(total=total, desc=desc, unit="text", disable=not show, file=sys.stderr)
 
 
+def _encode(embeddings, texts: list[str], batch: int, bar) -> np.ndarray:
+    parts = []
+    for i in range(0, len(texts), batch):
+        parts.append(embeddings.encode(texts[i : i + batch]))
+        bar.update(len(texts[i : i + batch]))
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
 def build_index(settings: Settings, *, force: bool = False, progress: bool = True) -> BuildReport:
     """(Re)build the index from the corpus; a no-op when it is already up to date and not forced.
 
-    The corpus is validated before anything is written, so a bad file leaves the live index as it was.
+    The corpus is validated before anything is written, so a bad file leaves the live index as it
+    was; a build is made live only once it is complete.
     """
     start = time.perf_counter()
     docs = load_corpus(settings.corpus_dir)
+    store = open_store(settings)
     if not force and is_up_to_date(settings):
-        manifest = read_manifest(settings.index_dir) or {}
+        manifest = live_manifest(settings) or {}
         return BuildReport(
             False,
             manifest.get("chunk_count", 0),
             manifest.get("sentence_count", 0),
-            current_build(settings.index_dir) or settings.index_dir,
+            str(store.current()),
             time.perf_counter() - start,
             manifest,
         )
@@ -170,69 +165,35 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
     sentences = [(i, s) for i, c in enumerate(chunks) for s in split_statements(c.body)]
     questions = _section_questions(docs, chunks)
     embeddings = get_embeddings(settings.embedding_model)
-
     expected = _expected(settings)
     name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{expected['corpus_hash'][:8]}"
-    builds = settings.index_dir / "builds"
-    tmp = builds / f".tmp-{name}"
-    tmp.mkdir(parents=True)
-    try:
-        bar = _progress(len(chunks) + len(sentences), "Embedding", progress)
-        chunk_vectors = []
-        for i in range(0, len(chunks), 32):
-            batch = [c.text for c in chunks[i : i + 32]]
-            chunk_vectors.extend(embeddings.encode(batch).tolist())
-            bar.update(len(batch))
-        parts = []
-        for i in range(0, len(sentences), 64):
-            batch = [f"{chunks[c].section}: {s}" for c, s in sentences[i : i + 64]]
-            parts.append(embeddings.encode(batch))
-            bar.update(len(batch))
-        sentence_vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
-        question_vectors = embeddings.encode([q for _, q in questions]) if questions else None
-        bar.close()
 
-        collection = f"{COLLECTION_PREFIX}-{name.lower()}"
-        store = _vectorstore(settings, tmp, collection, embeddings)
-        store._collection.add(
-            ids=[c.id for c in chunks],
-            documents=[c.text for c in chunks],
-            embeddings=chunk_vectors,
-            metadatas=[_chunk_metadata(c) for c in chunks],
-        )
-        _write_bm25(tmp, chunks)
-        np.save(tmp / "sentences.npy", sentence_vectors)
-        if question_vectors is not None:
-            np.save(tmp / "questions.npy", question_vectors)
-        (tmp / "questions.json").write_text(json.dumps(questions))
-        (tmp / "sentences.json").write_text(json.dumps(sentences))
-        (tmp / "chunks.json").write_text(json.dumps([asdict(c) for c in chunks], indent=1))
-        manifest = {
-            **expected,
-            "collection": collection,
-            "chunk_count": len(chunks),
-            "sentence_count": len(sentences),
-            "documents": {d.id: d.title for d in docs},
-            "aliases": {d.id: _aliases(d) for d in docs},
-            "short_names": {d.id: d.short_name for d in docs},
-            "vocabulary": sorted({w for c in chunks for w in words(c.text)}),
-            "doc_types": {d.id: d.type for d in docs},
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        del store
-        final = builds / name
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    previous = current_build(settings.index_dir)
-    pointer_tmp = settings.index_dir / "CURRENT.tmp"
-    pointer_tmp.write_text(name)
-    os.replace(pointer_tmp, settings.index_dir / "CURRENT")
-    _prune(builds, keep={name, previous.name if previous else ""})
+    bar = _progress(len(chunks) + len(sentences) + len(questions), "Embedding", progress)
+    chunk_vectors = _encode(embeddings, [c.text for c in chunks], 32, bar)
+    units = [f"{chunks[c].section}: {s}" for c, s in sentences]
+    sentence_vectors = _encode(embeddings, units, 64, bar)
+    question_vectors = _encode(embeddings, [q for _, q in questions], 64, bar)
+    bar.close()
+    manifest = {
+        **expected,
+        "collection": f"{COLLECTION_PREFIX}-{name.lower()}",
+        "chunk_count": len(chunks),
+        "sentence_count": len(sentences),
+        "question_count": len(questions),
+        "documents": {d.id: d.title for d in docs},
+        "aliases": {d.id: _aliases(d) for d in docs},
+        "short_names": {d.id: d.short_name for d in docs},
+        "vocabulary": sorted({w for c in chunks for w in words(c.text)}),
+        "doc_types": {d.id: d.type for d in docs},
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    data = BuildData(
+        manifest, chunks, chunk_vectors, sentences, sentence_vectors, questions, question_vectors
+    )
+    store.write(name, data)
+    store.publish(name)
     return BuildReport(
-        True, len(chunks), len(sentences), final, time.perf_counter() - start, manifest
+        True, len(chunks), len(sentences), name, time.perf_counter() - start, manifest
     )
 
 
@@ -253,89 +214,80 @@ def _aliases(doc) -> list[str]:
     return sorted({" ".join(re.sub(r"[^a-z0-9&' ]+", " ", n).split()) for n in names} - {""})
 
 
-def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    return {
-        "doc_id": chunk.doc_id,
-        "title": chunk.title,
-        "section": chunk.section,
-        "source": chunk.source or "",
-        "order": chunk.order,
-        "doc_type": chunk.doc_type,
-    }
-
-
-def _write_bm25(path: Path, chunks: list[Chunk]) -> None:
+def _bm25(chunks: list[Chunk]):
     import bm25s
 
     bm25 = bm25s.BM25()
     bm25.index([tokenize(c.text) or ["_"] for c in chunks], show_progress=False)
-    bm25.save(str(path / "bm25"), show_progress=False)
-
-
-def _prune(builds: Path, keep: set[str]) -> None:
-    for old in builds.iterdir():
-        if old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    return bm25
 
 
 def open_index(settings: Settings) -> Index:
     """Load the live build; :class:`IndexMissing` with the command to run when there is none."""
-    build = current_build(settings.index_dir)
-    if build is None:
+    try:
+        store = open_store(settings)
+        name = store.current()
+    except Exception as exc:  # noqa: BLE001 - an unreachable server is a setup problem
         raise IndexMissing(
-            f"no index at {settings.index_dir}: run `clbp-chat ingest` (or `make ingest`) first"
+            f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+            f"({type(exc).__name__}): start it or unset CLBP_CHROMA_HOST"
+        ) from None
+    if name is None:
+        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else None
+        raise IndexMissing(
+            f"no index at {where or settings.index_dir}: run `clbp-chat ingest` "
+            "(or `make ingest`) first"
         )
     try:
-        import bm25s
-
-        manifest = json.loads((build / "manifest.json").read_text())
-        chunks = [Chunk(**c) for c in json.loads((build / "chunks.json").read_text())]
-        sentences = [
-            (int(i), str(s)) for i, s in json.loads((build / "sentences.json").read_text())
-        ]
-        vectors = np.load(build / "sentences.npy")
-        questions = [
-            (int(i), str(q)) for i, q in json.loads((build / "questions.json").read_text())
-        ]
-        question_vectors = (
-            np.load(build / "questions.npy") if questions else np.zeros((0, 0), np.float32)
-        )
-        bm25 = bm25s.BM25.load(str(build / "bm25"), show_progress=False)
-        if len(chunks) != manifest["chunk_count"] or len(vectors) != len(sentences):
-            raise ValueError("file sizes do not match the manifest")
-        if len(question_vectors) != len(questions):
+        data = store.read(name)
+        if len(data.chunks) != data.manifest["chunk_count"] or len(data.sentence_vectors) != len(
+            data.sentences
+        ):
+            raise ValueError("sizes do not match the manifest")
+        if len(data.question_vectors) != len(data.questions):
             raise ValueError("question vectors do not match the question list")
     except Exception as exc:  # noqa: BLE001 - any damage means the same fix
         raise IndexMissing(
-            f"the index at {build} is damaged ({type(exc).__name__}: {exc}); "
+            f"the index build {name} is damaged ({type(exc).__name__}: {exc}); "
             "run `clbp-chat ingest --rebuild`"
         ) from None
-    if manifest.get("model") != settings.embedding_model:
+    if data.manifest.get("model") != settings.embedding_model:
         raise IndexMissing(
-            f"the index was built with model '{manifest.get('model')}' but CLBP_EMBEDDING_MODEL "
-            f"is '{settings.embedding_model}': run `clbp-chat ingest --rebuild`"
+            f"the index was built with model '{data.manifest.get('model')}' but "
+            f"CLBP_EMBEDDING_MODEL is '{settings.embedding_model}': run `clbp-chat ingest --rebuild`"
         )
-    from clbp_chat.embeddings import get_embeddings
+    from clbp_chat.embeddings import get_embeddings, resolve_model_path
+    from clbp_chat.spelling import english_words
 
     try:
-        store = _vectorstore(
-            settings, build, manifest["collection"], get_embeddings(settings.embedding_model)
+        from langchain_chroma import Chroma
+
+        vectorstore = Chroma(
+            collection_name=data.manifest["collection"],
+            embedding_function=get_embeddings(settings.embedding_model),
+            client=store.client(name),
+            create_collection_if_not_exists=False,
         )
-        count = store._collection.count()
+        count = vectorstore._collection.count()
     except Exception as exc:  # noqa: BLE001
         raise IndexMissing(
             f"cannot open the Chroma collection ({exc}): run `clbp-chat ingest --rebuild`"
         ) from None
-    if count != len(chunks):
+    if count != len(data.chunks):
         raise IndexMissing(
-            f"the Chroma collection has {count} chunks, the manifest {len(chunks)}: "
+            f"the Chroma collection has {count} chunks, the manifest {len(data.chunks)}: "
             "run `clbp-chat ingest --rebuild`"
         )
-    from clbp_chat.embeddings import resolve_model_path
-    from clbp_chat.spelling import english_words
-
     index = Index(
-        manifest, chunks, sentences, vectors, bm25, store, build, questions, question_vectors
+        data.manifest,
+        data.chunks,
+        data.sentences,
+        data.sentence_vectors,
+        _bm25(data.chunks),
+        vectorstore,
+        name,
+        data.questions,
+        data.question_vectors,
     )
     index.use_english(english_words(resolve_model_path(settings.embedding_model)))
     return index

@@ -189,9 +189,18 @@ class SafetyGate:
         assert self.encoder is not None
         return self.encoder(texts), labels
 
+    def prepared(self, message: str) -> str:
+        """The message as the rules read it: lower case, typos fixed, figures of speech blanked."""
+        return self._blank_figures(self._speller.correct(normalize(message)))
+
+    def semantic_inputs(self, message: str) -> list[str]:
+        """The sentences the semantic layer will embed, so a caller can batch them with others."""
+        text = self.prepared(message)
+        return [s for s in _SENTENCES.split(text) if len(s.split()) >= MIN_SEMANTIC_WORDS]
+
     def check(self, message: str) -> SafetyVerdict:
         """Classify one message: emergency, crisis or urgent first, then the request checks."""
-        text = self._blank_figures(self._speller.correct(normalize(message)))
+        text = self.prepared(message)
         sentences = [s for s in _SENTENCES.split(text) if s.strip()]
         found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text)}
         if self.encoder is not None:
@@ -265,6 +274,7 @@ class SafetyGate:
 
     def _semantic_matches(self, sentences: list[str], text: str) -> list[Signal]:
         """Signals whose examples a sentence is closer to than any near miss, context permitting."""
+        sentences = [s for s in sentences if len(s.split()) >= MIN_SEMANTIC_WORDS]
         if not sentences:
             return []
         vectors, labels = self._bank
@@ -272,8 +282,6 @@ class SafetyGate:
         miss_cols = [i for i, lab in enumerate(labels) if lab is None]
         out: list[Signal] = []
         for row, sentence in enumerate(sentences):
-            if len(sentence.split()) < MIN_SEMANTIC_WORDS:
-                continue
             near_miss = float(sims[row, miss_cols].max()) if miss_cols else 0.0
             best = int(np.argmax(sims[row]))
             signal, score = labels[best], float(sims[row, best])

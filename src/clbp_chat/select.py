@@ -160,6 +160,8 @@ def select_sentences(
     rows = list(dict.fromkeys(rows + [int(r) for r in np.argsort(-dense)[:SENTENCE_CANDIDATES]]))
     if query.focus:
         rows = [r for r in rows if _about_focus(index, r, query.focus)]
+    if not _asks_about_claims(index, query):
+        rows = [r for r in rows if index.chunks[index.sentences[r][0]].doc_type != "summary"]
     if not rows:
         return Selection([], 0.0)
     relevance = scorer.score(query.search_text, query.vector, rows)
@@ -186,6 +188,13 @@ def select_sentences(
     return Selection(chosen, best)
 
 
+def _asks_about_claims(index: Index, query: Query) -> bool:
+    """The clinic's own words are quoted when asked about; otherwise the studies' plain sentences
+    (which say the same things, with their limits) answer."""
+    types = index.manifest.get("doc_types", {})
+    return "claim" in query.intents or any(types.get(d) == "summary" for d in query.focus)
+
+
 def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection | None:
     """A whole overview section when the message closely matches one of its listed questions."""
     if query.focus or "definition" in query.intents:
@@ -201,7 +210,7 @@ def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection 
     claims = [
         r
         for r, (chunk_pos, _) in enumerate(index.sentences)
-        if index.chunks[chunk_pos].doc_type == "summary"
+        if index.chunks[chunk_pos].doc_type == "summary" and _asks_about_claims(index, query)
     ]
     if claims:
         sims = index.sentence_vectors[claims] @ query.vector

@@ -186,7 +186,9 @@ def tokenize(text: str) -> list[str]:
 def split_statements(text: str) -> list[str]:
     """The quotable units of a corpus passage: one line each (one or two short sentences that
     belong together, so a unit never points back to a sentence the answer left out)."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # A short line without a full stop is a heading ("Key Insights"), not something to quote.
+    return [line for line in lines if line.endswith((".", "!", "?")) or len(line.split()) >= 5]
 
 
 def split_sentences(text: str) -> list[str]:

@@ -90,6 +90,11 @@ class Query:
         return " ".join([self.topic_text, *self.expansions])
 
     @property
+    def embed_text(self) -> str:
+        """What is embedded: the message as the treatment-level question, plus its corpus terms."""
+        return " ".join([self.topic_text, *self.expansions])
+
+    @property
     def topic_text(self) -> str:
         """The message with "it" / "this" read as the treatment when it asks about the whole topic."""
         if not self.whole_topic:
@@ -125,10 +130,19 @@ def asked_part(text: str) -> str:
     return " ".join(asked) if len(sentences) > 1 and asked else text
 
 
+def _known_names(index: Index) -> tuple[frozenset[str], str]:
+    """Words that are not a study's name, and the aliases text; computed once per build."""
+    cached = index.__dict__.get("_known_names")
+    if cached is None:
+        known = frozenset(index.manifest.get("vocabulary", [])) | index.speller.english
+        aliases = " ".join(a for names in index.manifest.get("aliases", {}).values() for a in names)
+        cached = index.__dict__["_known_names"] = (known, aliases)
+    return cached
+
+
 def unknown_studies(low: str, index: Index) -> list[str]:
     """Names given to a study or trial that the library does not hold ("the noriega trial")."""
-    known = set(index.manifest.get("vocabulary", [])) | index.speller.english
-    aliases = " ".join(a for names in index.manifest.get("aliases", {}).values() for a in names)
+    known, aliases = _known_names(index)
     names = [a or b for a, b in _STUDY_NAME.findall(low)]
     return [
         n
@@ -179,6 +193,13 @@ def _without_aliases(low: str, focus: set[str], index: Index) -> str:
 
 def understand(question: str, history: list[dict[str, str]], index: Index, encode) -> Query:
     """Build the :class:`Query` for a message that passed the safety gate."""
+    query = read_message(question, history, index)
+    query.vector = encode([query.embed_text])[0]
+    return query
+
+
+def read_message(question: str, history: list[dict[str, str]], index: Index) -> Query:
+    """Everything of the :class:`Query` but its embedding (cheap: no model call)."""
     vocab = vocabulary()
     # "sf36" -> "sf-36": patients drop the hyphen the corpus writes.
     corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
@@ -204,5 +225,4 @@ def understand(question: str, history: list[dict[str, str]], index: Index, encod
         whole_topic=whole_topic,
         vector=np.zeros(0, np.float32),
     )
-    query.vector = encode([" ".join([query.topic_text, *expansions])])[0]
     return query

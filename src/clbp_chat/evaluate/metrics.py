@@ -154,3 +154,23 @@ def percentile(values: Sequence[float], q: float) -> float:
     pos = (len(ordered) - 1) * q / 100
     low, high = int(pos), min(int(pos) + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def smog_grade(text: str) -> float | None:
+    """SMOG grade: 1.043 * sqrt(polysyllables * 30 / sentences) + 3.1291 (same tokenising)."""
+    prose = re.sub(r"\[\d+\]|\*\*|[“”\"]", "", text).strip()
+    words = re.findall(r"[A-Za-z]+(?:'[a-z]+)?", prose)
+    if not words:
+        return None
+    sentences = max(len(re.findall(r"[.!?]+(?:\s|$)", prose)), 1)
+    poly = sum(syllables(w) >= 3 for w in words)
+    return round(1.043 * (poly * 30 / sentences) ** 0.5 + 3.1291, 2)
+
+
+def longest_sentence_words(text: str) -> int:
+    """Words in the answer's longest sentence (markers and markdown removed)."""
+    prose = re.sub(r"\[\d+\]|\*\*|[“”\"]", "", text)
+    sentences = re.split(r"(?<=[.!?])\s+", prose)
+    return max(
+        (len(re.findall(r"[A-Za-z0-9]+(?:[.,'][A-Za-z0-9]+)*", s)) for s in sentences), default=0
+    )

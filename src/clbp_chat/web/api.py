@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clbp_chat.config import Settings
 from clbp_chat.errors import ClbpError, InvalidQuestion
-from clbp_chat.index import read_manifest
+from clbp_chat.index import live_manifest
 from clbp_chat.web.state import EngineState
 
 STATIC = Path(__file__).with_name("static")
@@ -166,7 +166,7 @@ def record_feedback(
 
 def build_router(state: EngineState) -> APIRouter:
     router = APIRouter()
-    manifest = read_manifest(state.settings.index_dir) or {}
+    manifest = live_manifest(state.settings) or {}
     AskRequest, FeedbackRequest = request_models(
         state.settings, sorted(manifest.get("documents", {}))
     )

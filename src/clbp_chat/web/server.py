@@ -40,7 +40,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The whole web app; the engine loads in the background at start-up."""
     import gradio as gr
 
-    from clbp_chat.web.ui import THEME, UI_CSS, build_ui
+    from clbp_chat.web.ui import CLOSE_ON_ESCAPE, THEME, UI_CSS, build_ui
 
     state = EngineState(settings, engine)
     state.limiter = RateLimiter(settings.rate_limit)
@@ -75,7 +75,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     common = {"theme": THEME, "css": UI_CSS, "footer_links": [], "ssr_mode": False}
     for path, embed in (("/embed", True), ("/", False)):
         ui = build_ui(state, embed=embed).queue(default_concurrency_limit=UI_CONCURRENCY)
-        app = gr.mount_gradio_app(app, ui, path=path, **common)
+        head = CLOSE_ON_ESCAPE if embed else None
+        app = gr.mount_gradio_app(app, ui, path=path, head=head, **common)
     # Outermost: refuse oversized bodies, uploads and floods before anything else runs.
     app.add_middleware(GuardMiddleware, settings=settings, limiter=state.limiter)
     return app

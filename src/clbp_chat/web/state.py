@@ -28,7 +28,7 @@ class EngineState:
 
     @property
     def build_name(self) -> str:
-        return self.engine.index.path.name
+        return self.engine.index.name
 
     def healthy(self) -> bool:
         """The loaded index still answers (a damaged file turns /healthz to 503)."""

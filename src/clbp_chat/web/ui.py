@@ -1,4 +1,4 @@
-"""The Gradio chat UI: streamed answers, citations one click away, starter questions, feedback.
+"""The Gradio chat UI: answers first, their sources one click away, starter questions, feedback.
 
 The same UI serves the full page (``/``) and the widget's iframe (``/embed``, without the header).
 Fonts are the system's, so the page loads nothing from a third-party host.
@@ -7,7 +7,6 @@ Fonts are the system's, so the page loads nothing from a third-party host.
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Iterator
 
 import gradio as gr
@@ -42,16 +41,25 @@ UI_CSS = """
 @media (max-width: 480px) {
   .gradio-container { padding: 2px !important; max-width: 100% !important; }
   .gradio-container > .main, .gradio-container .contain { padding: 0 !important; }
+  #clbp-chat .bubble-wrap { padding: 4px !important; }
+  #clbp-chat .message-row { margin: 0 !important; padding: 0 !important; }
+  #clbp-chat .message { padding: 8px 10px !important; }
 }
 """
+# Escape inside the widget's frame closes the widget (the host page cannot see keys in a frame).
+CLOSE_ON_ESCAPE = """<script>
+document.addEventListener('keydown', function (e) {
+  if (e.key === 'Escape' && window.parent !== window) {
+    window.parent.postMessage({clbp: 'close'}, '*');
+  }
+});
+</script>"""
 # After an answer: bring its first line into view (not the end of its source list).
 SCROLL_TO_ANSWER = """() => {
   const rows = document.querySelectorAll('#clbp-chat .message-row.bot-row');
   const last = rows[rows.length - 1];
   if (last) last.scrollIntoView({block: 'start', behavior: 'instant'});
 }"""
-STREAM_WORDS = 4
-STREAM_PAUSE = 0.01
 OUTCOME_KEY = "clbp_outcome"
 
 
@@ -117,13 +125,9 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
             chat.append({"role": "assistant", "content": f"The assistant is unavailable: {exc}"})
             yield "", chat, rated
             return
-        words = result.answer.split(" ")
-        chat.append({"role": "assistant", "content": ""})
-        for end in range(STREAM_WORDS, len(words) + STREAM_WORDS, STREAM_WORDS):
-            chat[-1] = {"role": "assistant", "content": " ".join(words[:end])}
-            yield "", chat, rated
-            time.sleep(STREAM_PAUSE)
-        chat[-1] = {"role": "assistant", "content": with_sources(result)}
+        # One update, not a word-by-word stream: the chat's live region then announces each answer
+        # once to a screen reader (answers take milliseconds; streaming was only for show).
+        chat.append({"role": "assistant", "content": with_sources(result)})
         rated[str(len(chat) - 1)] = {
             "answer_id": result.answer_id,
             "outcome": result.outcome,

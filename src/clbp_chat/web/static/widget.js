@@ -86,6 +86,11 @@
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && panel.getAttribute("data-open") === "true") shut();
   });
+  // Escape pressed inside the chat frame arrives as a message from the chat's own origin.
+  window.addEventListener("message", function (e) {
+    if (e.origin === origin && e.data && e.data.clbp === "close" &&
+        panel.getAttribute("data-open") === "true") shut();
+  });
 
   function mount() {
     document.body.appendChild(panel);
