@@ -100,3 +100,10 @@ def test_misspelled_study_name_is_corrected_against_the_corpus(engine):
 
 def test_latency_is_measured(engine):
     assert engine.answer("What is a placebo?").latency_ms > 0
+
+
+def test_every_citation_leads_to_a_paper_or_the_clinics_summary(engine):
+    for item in ANSWERABLE:
+        for c in engine.answer(item.question).citations:
+            primary = c.source or c.sources or c.doc_id in ("evidence-summary", "glossary")
+            assert primary, (item.id, c.doc_id, c.section)

@@ -30,7 +30,7 @@ def format_answer(result: Answer) -> str:
     if result.citations:
         lines += ["", "Sources:"]
         for c in result.citations:
-            link = f" {c.source}" if c.source else ""
+            link = f" {c.source}" if c.source else "".join(f" {url}" for url in c.sources)
             lines.append(f"  [{c.n}] {c.title} — {c.section}.{link}")
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ overall one), cited like any other sentence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from clbp_chat.corpus import STRENGTH_SECTION
@@ -37,7 +38,8 @@ class Composition:
 class _Citations:
     """Numbers passages in the order the answer first cites them."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: Index) -> None:
+        self.index = index
         self.by_chunk: dict[str, Citation] = {}
 
     def cite(self, chunk: Chunk) -> int:
@@ -50,8 +52,24 @@ class _Citations:
                 quote=chunk.body,
                 source=chunk.source,
                 chunk_id=chunk.id,
+                sources=() if chunk.source else self._primary_sources(chunk),
             )
         return self.by_chunk[chunk.id].n
+
+    def _primary_sources(self, chunk: Chunk) -> tuple[str, ...]:
+        """The papers a comparison passage names, so every citation leads to a primary source."""
+        manifest = self.index.manifest
+        text = chunk.body.lower()
+        return tuple(
+            url
+            for doc_id, url in manifest.get("sources", {}).items()
+            if manifest.get("doc_types", {}).get(doc_id) == "study"
+            and any(
+                re.search(rf"\b{re.escape(name)}\b", text)
+                for name in manifest["aliases"].get(doc_id, [])
+                if len(name) > 4
+            )
+        )
 
 
 def _strength_sections(
@@ -78,7 +96,7 @@ def compose_answer(
     """Cite and join the chosen sentence rows, then the evidence-strength sections."""
     if not rows:
         return Composition("", [])
-    citations = _Citations()
+    citations = _Citations(index)
     lines = [lead] if lead else []
     used: list[Chunk] = []
     for row in rows:

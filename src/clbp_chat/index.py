@@ -28,7 +28,7 @@ from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, open_store
 from clbp_chat.text import split_statements, tokenize, words
 from clbp_chat.types import Chunk
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,7 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
         "documents": {d.id: d.title for d in docs},
         "aliases": {d.id: _aliases(d) for d in docs},
         "short_names": {d.id: d.short_name for d in docs},
+        "sources": {d.id: d.source for d in docs if d.source},
         "vocabulary": sorted({w for c in chunks for w in words(c.text)}),
         "doc_types": {d.id: d.type for d in docs},
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),

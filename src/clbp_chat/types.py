@@ -39,6 +39,8 @@ class Citation:
     quote: str
     source: str | None
     chunk_id: str
+    # For a passage that is not itself a primary source (the comparison), the studies it names.
+    sources: tuple[str, ...] = ()
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Answer:
         citations = [asdict(c) for c in self.citations]
         for c in citations:
             c.pop("chunk_id")
+            c["sources"] = list(c["sources"])
         return {
             "question": self.question,
             "outcome": self.outcome,

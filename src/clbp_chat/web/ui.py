@@ -79,7 +79,11 @@ def with_sources(result: Answer) -> str:
     blocks = []
     for c in result.citations:
         quote = "\n".join(f"> {line}" for line in c.quote.splitlines() if line.strip())
-        link = f"\n\n[Open the source]({c.source})" if c.source else ""
+        if c.source:
+            link = f"\n\n[Open the source]({c.source})"
+        else:
+            papers = " · ".join(f"[paper {k}]({url})" for k, url in enumerate(c.sources, 1))
+            link = f"\n\nThe studies it names: {papers}" if papers else ""
         blocks.append(
             f"<details><summary>[{c.n}] {html.escape(short_title(c.title))} · "
             f"{html.escape(c.section)}</summary>\n\n{quote}{link}\n\n</details>"
