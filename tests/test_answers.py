@@ -107,3 +107,40 @@ def test_every_citation_leads_to_a_paper_or_the_clinics_summary(engine):
         for c in engine.answer(item.question).citations:
             primary = c.source or c.sources or c.doc_id in ("evidence-summary", "glossary")
             assert primary, (item.id, c.doc_id, c.section)
+
+
+@pytest.mark.parametrize(
+    ("question", "figure"),
+    [
+        ("how many were in the kumar study", r"\b10 patients"),
+        ("how many sites did the Amirdelfan study use", r"\b13 sites"),
+        ("How many patients took part in the Pettine trial?", r"\b26 patients"),
+    ],
+)
+def test_how_many_answers_first_with_the_count_asked_for(engine, question, figure):
+    first = split_sentences(engine.answer(question).answer)[0]
+    assert re.search(figure, first), first
+
+
+def test_definition_question_is_not_narrowed_to_a_study_by_a_descriptive_name(engine):
+    result = engine.answer("what is a randomized trial")
+    assert result.citations[0].doc_id == "glossary", result.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("who can't have this treatment", "who should not have"),
+        ("how much would it cost me", "cost"),
+        ("does it help arthritis in the hip", "low back pain only|other conditions"),
+    ],
+)
+def test_uncovered_topic_is_named_in_the_reply(engine, question, says):
+    result = engine.answer(question)
+    assert result.outcome == "no_evidence" and not result.citations
+    assert re.search(says, result.answer), result.answer
+
+
+def test_a_description_of_a_study_still_reaches_it(engine):
+    result = engine.answer("what did the donor cell trial find")
+    assert {c.doc_id for c in result.citations} & {"amirdelfan-2021"}, result.answer

@@ -37,7 +37,7 @@ def test_ask_json_prints_exactly_one_object_of_the_contract(built_index_dir):
     )
     assert data["outcome"] == "answered" and data["safety_category"] is None
     citation = data["citations"][0]
-    assert set(citation) == {"n", "doc_id", "title", "section", "quote", "source"}
+    assert set(citation) == {"n", "doc_id", "title", "section", "quote", "source", "sources"}
     assert f"[{citation['n']}]" in data["answer"]
 
 

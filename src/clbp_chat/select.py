@@ -43,11 +43,13 @@ NOT_REPORTED_PENALTY = 0.05
 # "How many people…": the unit that gives a figure for that very thing ("26 patients") first.
 COUNTED_BONUS = 0.12
 _HOW_MANY = re.compile(r"\bhow many (?:\w+ ){0,2}?(\w+)")
+_PEOPLE = "patients|people|participants"
+_PLACES = "sites|places|centres|centers|hospitals|clinics?"
 _SAME_COUNT = {
-    "people": "patients|people|participants",
-    "patients": "patients|people|participants",
-    "participants": "patients|people|participants",
-    "ppl": "patients|people|participants",
+    **dict.fromkeys(["people", "patients", "participants", "ppl", "persons"], _PEOPLE),
+    # "how many were in it": the verb stands where the noun would, and people are meant.
+    **dict.fromkeys(["were", "was", "are", "took", "joined", "got", "had", "in", "of"], _PEOPLE),
+    **dict.fromkeys(["places", "sites", "centres", "centers", "hospitals", "clinics"], _PLACES),
 }
 NEAR_BEST = 0.15
 DUPLICATE_COSINE = 0.9

@@ -171,6 +171,12 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[left + 1 : min(rights) if rights else len(text)]
 
 
+def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
+    short = index.manifest.get("short_names", {}).get(doc_id, "")
+    name = short.lower().removeprefix("the ").split(" ")[0]
+    return bool(name) and re.search(rf"\b{re.escape(name)}\b", low) is not None
+
+
 def _other_studies(low: str, index: Index) -> list[Topic]:
     names = unknown_studies(low, index)
     if not names:
@@ -183,12 +189,25 @@ def _other_studies(low: str, index: Index) -> list[Topic]:
     return [Topic("other_study", re.compile(re.escape(names[0])), None, says)]
 
 
-def _without_aliases(low: str, focus: set[str], index: Index) -> str:
+def _without_aliases(low: str, focus: set[str], index: Index, by: str = " ") -> str:
+    """``low`` with the names of the focused studies replaced (by ``by``; ``None``: each study's
+    own short name, so "the donor cell trial" reads as "the Amirdelfan study")."""
     aliases = index.manifest.get("aliases", {})
-    names = sorted({a for d in focus for a in aliases.get(d, [])}, key=len, reverse=True)
-    for name in names:
-        low = re.sub(rf"\b{re.escape(name)}\b", " ", low)
-    return low
+    short = index.manifest.get("short_names", {})
+    pairs = sorted(
+        ((a, d) for d in focus for a in aliases.get(d, [])), key=lambda p: len(p[0]), reverse=True
+    )
+    done: set[str] = set()
+    for name, doc_id in pairs:
+        if by is not None:
+            low = re.sub(rf"\b{re.escape(name)}\b", by, low)
+        elif doc_id not in done and re.search(rf"\b{re.escape(name)}\b", low):
+            # A description ("the donor cell trial") keeps its words and gains the study's name.
+            canonical = short.get(doc_id, doc_id)
+            if canonical.lower().removeprefix("the ").split()[0] not in name:
+                low = re.sub(rf"\b{re.escape(name)}\b", f"{name} ({canonical})", low, count=1)
+            done.add(doc_id)
+    return re.sub(r"\s+", " ", low).strip()
 
 
 def understand(question: str, history: list[dict[str, str]], index: Index, encode) -> Query:
@@ -209,14 +228,18 @@ def read_message(question: str, history: list[dict[str, str]], index: Index) -> 
     # Only a study or the clinic's summary narrows the search; "the studies" names no one study.
     doc_types = index.manifest.get("doc_types", {})
     focus = {d for d in named_docs(text, index) if doc_types.get(d) in ("study", "summary")}
+    intents = {name for name, pattern in vocab.intents.items() if pattern.search(low)}
+    if "definition" in intents:
+        # "what is a placebo-controlled trial?" asks for the term, not for the study it describes:
+        # only a study's own name focuses a definition question.
+        focus = {d for d in focus if _named_by_its_name(low, d, index)}
     # A study's name picks the study (``focus``); its words ("the fat cell one") are not lay terms.
     words = _without_aliases(low, focus, index)
     expansions = [means for lay, means in vocab.lay_terms if lay.search(words)]
-    intents = {name for name, pattern in vocab.intents.items() if pattern.search(low)}
     whole_topic = not (focus or "definition" in intents or vocab.topic_words.search(low))
     query = Query(
         question=question,
-        text=text,
+        text=_without_aliases(low, focus, index, by=None) if focus else text,
         standalone=standalone,
         focus=focus,
         expansions=expansions,
