@@ -61,7 +61,6 @@ class Selection:
 
     rows: list[int]
     best: float
-    overview: bool = False
 
 
 class SentenceScorer:
@@ -219,4 +218,4 @@ def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection 
         best = int(np.argmax(sims))
         if float(sims[best]) >= CLAIM_MATCH:
             rows = [*rows, claims[best]]
-    return Selection(rows, sim, overview=True)
+    return Selection(rows, sim)
