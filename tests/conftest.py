@@ -62,6 +62,13 @@ def gate(engine):
     return engine.gate
 
 
+def engine_with(engine: Engine, **changes) -> Engine:
+    """An engine on changed settings that shares ``engine``'s loaded index (no second load)."""
+    local = Engine(engine.settings.model_copy(update=changes))
+    local.__dict__["index"] = engine.index
+    return local
+
+
 @pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     """A writable copy of the real corpus, for tests that break or edit it."""

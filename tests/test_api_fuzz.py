@@ -11,18 +11,15 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
-from clbp_chat.answer import Engine
 from clbp_chat.web.server import create_app
+
+from .conftest import engine_with
 
 
 @pytest.fixture(scope="module")
 def api_schema(engine, tmp_path_factory):
-    settings = engine.settings.model_copy(
-        update={"data_dir": tmp_path_factory.mktemp("fuzz-data"), "rate_limit": 0}
-    )
-    local = Engine(settings)
-    local.__dict__["index"] = engine.index
-    app = create_app(settings, local)
+    local = engine_with(engine, data_dir=tmp_path_factory.mktemp("fuzz-data"), rate_limit=0)
+    app = create_app(local.settings, local)
     app.state.clbp.load()
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     return schema.include(path_regex=r"^/(api/|healthz)")

@@ -20,6 +20,8 @@ from clbp_chat.privacy import mask
 from clbp_chat.web.security import RateLimiter, client_address
 from clbp_chat.web.server import create_app
 
+from .conftest import engine_with
+
 
 def _ready(client: TestClient) -> TestClient:
     deadline = time.time() + 60
@@ -30,12 +32,8 @@ def _ready(client: TestClient) -> TestClient:
 
 @pytest.fixture(scope="module")
 def client(engine, tmp_path_factory):
-    settings = engine.settings.model_copy(
-        update={"data_dir": tmp_path_factory.mktemp("data"), "rate_limit": 0}
-    )
-    local = Engine(settings)
-    local.__dict__["index"] = engine.index
-    with TestClient(create_app(settings, local)) as c:
+    local = engine_with(engine, data_dir=tmp_path_factory.mktemp("data"), rate_limit=0)
+    with TestClient(create_app(local.settings, local)) as c:
         yield _ready(c)
 
 
@@ -52,10 +50,8 @@ def test_uploads_are_refused_on_both_mounts(client):
 
 
 def test_rate_limit_answers_429_after_the_limit(engine, tmp_path):
-    settings = engine.settings.model_copy(update={"data_dir": tmp_path, "rate_limit": 3})
-    local = Engine(settings)
-    local.__dict__["index"] = engine.index
-    with TestClient(create_app(settings, local)) as c:
+    local = engine_with(engine, data_dir=tmp_path, rate_limit=3)
+    with TestClient(create_app(local.settings, local)) as c:
         _ready(c)
         codes = [c.post("/api/ask", json={"question": "Is it safe?"}).status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
@@ -167,9 +163,7 @@ def test_mask_hides_short_phones_spoken_emails_and_dates_of_birth():
 
 
 def test_question_log_is_readable_by_its_owner_only(engine, tmp_path):
-    settings = engine.settings.model_copy(update={"log_questions": True, "data_dir": tmp_path})
-    local = Engine(settings)
-    local.__dict__["index"] = engine.index
+    local = engine_with(engine, log_questions=True, data_dir=tmp_path)
     local.answer("What is a placebo?")
     mode = stat.S_IMODE(os.stat(tmp_path / "questions.jsonl").st_mode)
     assert mode == 0o600

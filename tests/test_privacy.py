@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from clbp_chat.answer import Engine
 from clbp_chat.cli import main
 from clbp_chat.privacy import mask
+
+from .conftest import engine_with
 
 
 def test_mask_hides_emails_and_phone_numbers():
@@ -16,9 +17,7 @@ def test_mask_hides_emails_and_phone_numbers():
 
 
 def test_opt_in_log_masks_and_feeds_the_unanswered_list(engine, tmp_path, monkeypatch):
-    settings = engine.settings.model_copy(update={"log_questions": True, "data_dir": tmp_path})
-    local = Engine(settings)
-    local.__dict__["index"] = engine.index
+    local = engine_with(engine, log_questions=True, data_dir=tmp_path)
     local.answer("How much does stem cell therapy cost? write to me at a@b.com")
     local.answer("What is a placebo?")
     monkeypatch.setenv("CLBP_LOG_QUESTIONS", "true")

@@ -7,6 +7,7 @@ import pytest
 from clbp_chat import safety
 from clbp_chat.errors import InvalidQuestion
 
+from .conftest import engine_with
 from .safety_kinds import cases
 
 ALARMS = ("emergency", "urgent", "crisis")
@@ -113,15 +114,10 @@ def test_crisis_reply_names_the_configured_crisis_line(engine):
 
 
 def test_clinic_can_change_the_crisis_line_and_messages(engine, tmp_path):
-    from clbp_chat.answer import Engine
 
     override = tmp_path / "messages.yaml"
     override.write_text("examples_lead: 'Try one of these:'\n")
-    settings = engine.settings.model_copy(
-        update={"crisis_line": "Samaritans on 116 123", "messages_file": override}
-    )
-    local = Engine(settings)
-    local.__dict__["index"] = engine.index
+    local = engine_with(engine, crisis_line="Samaritans on 116 123", messages_file=override)
     assert "Samaritans on 116 123" in local.answer("i want to kill myself").answer
     assert "Try one of these:" in local.answer("write me a poem").answer
 

@@ -20,12 +20,13 @@ from clbp_chat.errors import ClbpError, IndexMissing, InvalidQuestion
 from clbp_chat.index import Index, live_build_name, open_index
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
-from clbp_chat.retrieve import hybrid_search
+from clbp_chat.retrieve import hybrid_search, question_match
 from clbp_chat.select import select_sentences
+from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.types import Answer
 from clbp_chat.understand import Query, read_message
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
 
 
 def validate_question(question: object, settings: Settings) -> str:
@@ -34,7 +35,7 @@ def validate_question(question: object, settings: Settings) -> str:
         raise InvalidQuestion("the question must be text")
     if _CONTROL.search(question):
         raise InvalidQuestion("the question contains control characters; please type it again")
-    if not _encodable(question):
+    if not is_text(question):
         raise InvalidQuestion("the question contains characters that are not valid text")
     stripped = question.strip()
     if not stripped:
@@ -45,14 +46,6 @@ def validate_question(question: object, settings: Settings) -> str:
             f"{settings.max_question_chars}"
         )
     return unicodedata.normalize("NFC", stripped)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def validate_history(history: object, settings: Settings) -> list[dict[str, str]]:
@@ -71,7 +64,7 @@ def validate_history(history: object, settings: Settings) -> list[dict[str, str]
             not isinstance(item, dict)
             or item.get("role") not in ("user", "assistant")
             or not isinstance(item.get("content"), str)
-            or not _encodable(item["content"])
+            or not is_text(item["content"])
         ):
             raise InvalidQuestion(
                 'each history message must be {"role": "user" or "assistant", "content": text}'
@@ -194,6 +187,7 @@ class Engine:
         )
 
     def _compose(self, index: Index, query: Query) -> tuple[Composition, list[str]]:
+        asked = question_match(index, query.vector)  # read by retrieval and selection alike
         try:
             hits = hybrid_search(
                 index,
@@ -202,6 +196,7 @@ class Engine:
                 query.focus,
                 self.settings.retrieve_k,
                 self.settings.rrf_k,
+                asked=asked,
             )
         except Exception as exc:  # noqa: BLE001 - a storage fault must not reach a patient as a traceback
             raise IndexMissing(_damaged(exc)) from None
@@ -212,6 +207,7 @@ class Engine:
             hits,
             min_evidence=self.settings.min_evidence,
             max_sentences=self.settings.max_sentences,
+            asked=asked,
         )
         retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits))
         return compose_answer(index, selection.rows, query.focus), retrieved

@@ -65,17 +65,21 @@ def hybrid_search(
     focus: set[str],
     k: int,
     rrf_k: int = 60,
+    asked: dict[int, float] | None = None,
 ) -> list[ScoredChunk]:
     """The ``k`` best passages by reciprocal rank fusion of dense, BM25 and question-match ranks.
 
     ``vector`` is the message's one embedding: Chroma is queried by vector, never re-embedding.
+    ``asked`` is :func:`question_match` for that vector, when the caller already has it.
     """
     by_id = index.chunk_by_id
     dense_hits = index.vectorstore.similarity_search_by_vector_with_relevance_scores(
         vector.tolist(), k=CANDIDATES
     )
     dense = {doc.id: 1.0 - distance for doc, distance in dense_hits}
-    asked = {index.chunks[p].id: s for p, s in question_match(index, vector).items()}
+    if asked is None:
+        asked = question_match(index, vector)
+    by_question = {index.chunks[p].id: s for p, s in asked.items()}
     keyword: dict[str, float] = {}
     tokens = tokenize(text)
     if tokens:
@@ -88,7 +92,7 @@ def hybrid_search(
             if s > 0
         }
     fused: dict[str, float] = {}
-    for ranking in (dense, keyword, asked):
+    for ranking in (dense, keyword, by_question):
         ordered = sorted(ranking, key=ranking.get, reverse=True)[:CANDIDATES]
         for rank, chunk_id in enumerate(ordered):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (rrf_k + rank + 1)

@@ -27,6 +27,7 @@ import yaml
 
 from clbp_chat import requests
 from clbp_chat.spelling import Speller
+from clbp_chat.text import normalize
 
 EMERGENCY = "emergency"
 URGENT = "urgent"
@@ -80,13 +81,6 @@ class SafetyVerdict:
     @property
     def has_plan(self) -> bool:
         return any(s.plan for s in self.signals)
-
-
-def normalize(text: str) -> str:
-    """Lower case, apostrophes dropped ("can't" -> "cant"), spaces folded."""
-    text = text.lower().replace("’", "'").replace("‘", "'")
-    text = re.sub(r"(\w)'(\w)", r"\1\2", text)
-    return re.sub(r"[ \t]+", " ", text)
 
 
 @dataclass

@@ -148,9 +148,11 @@ def select_sentences(
     *,
     min_evidence: float,
     max_sentences: int,
+    asked: dict[int, float] | None = None,
 ) -> Selection:
     """The sentences that answer ``query``, best first (empty when nothing counts as evidence)."""
-    asked = question_match(index, query.vector)
+    if asked is None:
+        asked = question_match(index, query.vector)
     overview = _overview(index, query, asked)
     if overview:
         return overview

@@ -143,6 +143,26 @@ STOPWORDS = frozenset(
         "any",
     ]
 )
+# Control characters a typed question never holds (tab, newline and carriage return are fine).
+CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+
+
+def normalize(text: str) -> str:
+    """Lower case, apostrophes dropped ("can't" -> "cant"), spaces folded: how rules read text."""
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    text = re.sub(r"(\w)'(\w)", r"\1\2", text)
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def is_text(value: str) -> bool:
+    """False for a string that cannot be UTF-8 (a lone surrogate: valid JSON, but no text)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")

@@ -18,6 +18,7 @@ import yaml
 from clbp_chat.followup import standalone_question
 from clbp_chat.index import Index
 from clbp_chat.retrieve import named_docs
+from clbp_chat.text import normalize
 
 HERE = Path(__file__).parent
 
@@ -104,11 +105,6 @@ class Query:
         return said if n else f"{self.text} ({terms})"
 
 
-def _lower(text: str) -> str:
-    text = text.lower().replace("’", "'").replace("‘", "'")
-    return re.sub(r"(\w)'(\w)", r"\1\2", text)
-
-
 _PRONOUN = re.compile(
     r"\b(?:this stuff|this treatment|the treatment|the injections?|the shots?|the jabs?|it|this)\b",
     re.I,
@@ -154,7 +150,7 @@ def unknown_studies(low: str, index: Index) -> list[str]:
 
 def uncovered_topics(text: str) -> list[Topic]:
     """Topics of ``text`` that the library does not cover."""
-    low = _lower(asked_part(text))
+    low = normalize(asked_part(text))
     out = []
     for topic in vocabulary().topics:
         for m in topic.mention.finditer(low):
@@ -224,7 +220,7 @@ def read_message(question: str, history: list[dict[str, str]], index: Index) -> 
     corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
     standalone = standalone_question(corrected, history, index)
     text = standalone or corrected
-    low = _lower(text)
+    low = normalize(text)
     # Only a study or the clinic's summary narrows the search; "the studies" names no one study.
     doc_types = index.manifest.get("doc_types", {})
     focus = {d for d in named_docs(text, index) if doc_types.get(d) in ("study", "summary")}

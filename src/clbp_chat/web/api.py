@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clbp_chat.config import Settings
 from clbp_chat.errors import ClbpError, InvalidQuestion
 from clbp_chat.index import live_manifest
+from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.web.state import EngineState
 
 STATIC = Path(__file__).with_name("static")
@@ -24,16 +25,13 @@ SNIPPET_PLACEHOLDER = "https://YOUR-CHAT-SERVER"
 
 def _encodable(value: str) -> str:
     """A lone surrogate ("\\ud800") is valid JSON but no text: refuse it with a 422."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("contains characters that are not valid text") from None
+    if not is_text(value):
+        raise ValueError("contains characters that are not valid text")
     return value
 
 
 # What the library refuses, said in the schema so generated clients (and fuzzers) know it too.
-_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-_QUESTION_TEXT = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+_QUESTION_TEXT = rf"^[^{CONTROL_CHARS}]*[^\s{CONTROL_CHARS}][^{CONTROL_CHARS}]*$"
 
 
 class HistoryMessage(BaseModel):
