@@ -66,4 +66,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 
 clean:
-	rm -rf .clbp-index eval-runs artifacts
+	rm -rf .clbp-index .clbp-cache eval-runs artifacts

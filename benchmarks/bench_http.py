@@ -3,7 +3,9 @@
 - In process: answer() against the tutorial retrieval (embed + Chroma k=4), same questions, medians;
   first pass (nothing remembered) and a repeat pass (questions asked before, as starter buttons are).
 - HTTP: REQUESTS requests from CONCURRENCY concurrent clients against `clbp-chat serve` and against
-  the peer (benchmarks/peer_tutorial.py), one after the other: p50, p95, throughput, errors.
+  the peer (benchmarks/peer_tutorial.py), one after the other: p50, p95, throughput, errors. Twice:
+  the questions repeating (as starter questions do), and every message distinct (a request number
+  appended), so that nothing remembered helps.
 - Ready time from process start to a 200 from /healthz, and resident memory after the load.
 Prints a table and writes artifacts/bench.json. Loopback only; every loop is bounded.
 """
@@ -63,7 +65,7 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def load(port: int, texts: list[str]) -> dict:
+def load(port: int, texts: list[str], distinct: bool) -> dict:
     url = f"http://127.0.0.1:{port}/api/ask"
     latencies: list[float] = []
     errors = 0
@@ -77,7 +79,8 @@ def load(port: int, texts: list[str]) -> dict:
                 n = next(counter, None)
             if n is None:
                 return
-            body = json.dumps({"question": texts[n % len(texts)]}).encode()
+            question = texts[n % len(texts)] + (f" (message {n})" if distinct else "")
+            body = json.dumps({"question": question}).encode()
             request = urllib.request.Request(
                 url, data=body, headers={"Content-Type": "application/json"}
             )
@@ -110,11 +113,13 @@ def load(port: int, texts: list[str]) -> dict:
 
 def in_process(texts: list[str]) -> dict:
     from clbp_chat.answer import Engine
+    from clbp_chat.embeddings import TorchSentenceModel, resolve_model_path
 
     engine = Engine()
     engine.warm_up()
-    encode = engine.embeddings.encode
     store = engine.index.vectorstore
+    tutorial = TorchSentenceModel(resolve_model_path(engine.settings.embedding_model))
+    tutorial.encode(["warm up"])
 
     def median_ms(call) -> float:
         times = []
@@ -124,15 +129,22 @@ def in_process(texts: list[str]) -> dict:
             times.append((time.perf_counter() - t) * 1000)
         return statistics.median(times)
 
+    def retrieval(encode):
+        return lambda q: store.similarity_search_by_vector(encode([q])[0].tolist(), k=4)
+
     first = median_ms(engine.answer)
     repeat = median_ms(engine.answer)
-    peer = median_ms(lambda q: store.similarity_search_by_vector(encode([q])[0].tolist(), k=4))
+    peer = median_ms(retrieval(tutorial.encode))
+    peer_same_model = median_ms(retrieval(engine.embeddings.encode))
     return {
+        "embedding_backend": engine.embeddings.backend,
         "answer_p50_ms_first_pass": round(first, 1),
         "answer_p50_ms_repeat_pass": round(repeat, 1),
         "tutorial_retrieval_p50_ms": round(peer, 1),
+        "tutorial_retrieval_on_our_backend_p50_ms": round(peer_same_model, 1),
         "ratio_first_pass": round(first / peer, 2),
         "ratio_repeat_pass": round(repeat / peer, 2),
+        "ratio_first_pass_same_backend": round(first / peer_same_model, 2),
     }
 
 
@@ -140,36 +152,43 @@ def main() -> None:
     texts = questions()
     results = {"questions": len(texts), "requests": REQUESTS, "concurrency": CONCURRENCY}
     results["in_process"] = in_process(texts)
-    for name, cmd in (
+    servers = (
         ("clbp-chat", [str(BIN / "clbp-chat"), "serve", "--port"]),
         ("tutorial peer", [sys.executable, str(ROOT / "benchmarks" / "peer_tutorial.py")]),
-    ):
+    )
+    for name, cmd in servers:
         port = free_port()
         proc, ready = start([*cmd, str(port)], port)
         try:
-            figures = load(port, texts)
-            figures["ready_s"] = round(ready, 1)
-            figures["rss_mb"] = round(rss_mb(proc.pid))
+            results[name] = {
+                "repeating": load(port, texts, distinct=False),
+                "distinct": load(port, texts, distinct=True),
+                "ready_s": round(ready, 1),
+                "rss_mb": round(rss_mb(proc.pid)),
+            }
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        results[name] = figures
     ours, peer = results["clbp-chat"], results["tutorial peer"]
     results["http_ratio"] = {
-        "p95": round(ours["p95_ms"] / peer["p95_ms"], 2),
-        "throughput": round(ours["requests_per_s"] / peer["requests_per_s"], 2),
+        run: {
+            "p95": round(ours[run]["p95_ms"] / peer[run]["p95_ms"], 2),
+            "throughput": round(ours[run]["requests_per_s"] / peer[run]["requests_per_s"], 2),
+        }
+        for run in ("repeating", "distinct")
     }
     print(f"in process ({len(texts)} questions): {json.dumps(results['in_process'])}")
-    print(f"{'':16}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}{'errors':>8}{'ready s':>9}{'RSS MB':>8}")
-    for name in ("clbp-chat", "tutorial peer"):
+    print(f"{'':26}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}{'errors':>8}{'ready s':>9}{'RSS MB':>8}")
+    for name, _ in servers:
         r = results[name]
-        print(
-            f"{name:16}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['requests_per_s']:>8}"
-            f"{r['errors']:>8}{r['ready_s']:>9}{r['rss_mb']:>8}"
-        )
-    print(
-        f"ratio ours/peer: p95 {results['http_ratio']['p95']}, throughput {results['http_ratio']['throughput']}"
-    )
+        for run in ("repeating", "distinct"):
+            f = r[run]
+            print(
+                f"{name + ', ' + run:26}{f['p50_ms']:>9}{f['p95_ms']:>9}{f['requests_per_s']:>8}"
+                f"{f['errors']:>8}{r['ready_s']:>9}{r['rss_mb']:>8}"
+            )
+    for run, ratio in results["http_ratio"].items():
+        print(f"ratio ours/peer, {run}: p95 {ratio['p95']}, throughput {ratio['throughput']}")
     out = ROOT / "artifacts" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -1,6 +1,7 @@
 """The peer for `make bench`: the common tutorial RAG service, on the same corpus and model.
 
-Embed the question, Chroma similarity search k=4, return the passages; one uvicorn worker.
+Embed the question (sentence-transformers on torch, as tutorials do), Chroma similarity search k=4,
+return the passages; one uvicorn worker.
 Run: python benchmarks/peer_tutorial.py PORT
 """
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 
 from clbp_chat.config import get_settings
 from clbp_chat.corpus import load_corpus, split_corpus
-from clbp_chat.embeddings import get_embeddings
+from clbp_chat.embeddings import TorchSentenceModel, resolve_model_path
 
 state: dict = {}
 
@@ -31,7 +32,7 @@ async def lifespan(_: FastAPI):
 
     settings = get_settings()
     chunks = split_corpus(load_corpus(settings.corpus_dir), settings.chunk_size)
-    model = get_embeddings(settings.embedding_model)
+    model = TorchSentenceModel(resolve_model_path(settings.embedding_model))
     client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
     collection = client.create_collection("tutorial", metadata={"hnsw:space": "cosine"})
     collection.add(

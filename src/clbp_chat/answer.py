@@ -116,9 +116,9 @@ class Engine:
 
     @property
     def embeddings(self):
-        from clbp_chat.embeddings import get_embeddings
+        from clbp_chat.embeddings import embeddings_for
 
-        return get_embeddings(self.settings.embedding_model)
+        return embeddings_for(self.settings)
 
     @cached_property
     def encoder(self):
@@ -139,7 +139,7 @@ class Engine:
     def check_index(self) -> None:
         """Raise :class:`IndexMissing` when the loaded index can no longer be read."""
         try:
-            count = self.index.vectorstore._collection.count()
+            count = self.index.collection.count()
         except Exception as exc:  # noqa: BLE001 - any storage fault means the same fix
             raise IndexMissing(_damaged(exc)) from None
         if count != len(self.index.chunks):

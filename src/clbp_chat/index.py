@@ -73,6 +73,11 @@ class Index:
         """Spare these real words from spelling correction (see spelling.english_words)."""
         self.speller = Speller(self.manifest.get("vocabulary", []), english)
 
+    @property
+    def collection(self):
+        """The build's Chroma collection, for queries LangChain's wrapper makes slower."""
+        return self.vectorstore._collection
+
     @cached_property
     def scorer(self):
         """Sentence scoring for this build (its IDF belongs to this build's units)."""
@@ -159,12 +164,12 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
             time.perf_counter() - start,
             manifest,
         )
-    from clbp_chat.embeddings import get_embeddings
+    from clbp_chat.embeddings import embeddings_for
 
     chunks = split_corpus(docs, settings.chunk_size)
     sentences = [(i, s) for i, c in enumerate(chunks) for s in split_statements(c.body)]
     questions = _section_questions(docs, chunks)
-    embeddings = get_embeddings(settings.embedding_model)
+    embeddings = embeddings_for(settings)
     expected = _expected(settings)
     name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{expected['corpus_hash'][:8]}"
 
@@ -257,7 +262,7 @@ def open_index(settings: Settings) -> Index:
             f"the index was built with model '{data.manifest.get('model')}' but "
             f"CLBP_EMBEDDING_MODEL is '{settings.embedding_model}': run `clbp-chat ingest --rebuild`"
         )
-    from clbp_chat.embeddings import get_embeddings, resolve_model_path
+    from clbp_chat.embeddings import embeddings_for, resolve_model_path
     from clbp_chat.spelling import english_words
 
     try:
@@ -265,7 +270,7 @@ def open_index(settings: Settings) -> Index:
 
         vectorstore = Chroma(
             collection_name=data.manifest["collection"],
-            embedding_function=get_embeddings(settings.embedding_model),
+            embedding_function=embeddings_for(settings),
             client=store.client(name),
             create_collection_if_not_exists=False,
         )

@@ -58,6 +58,15 @@ def question_match(index: Index, vector: np.ndarray) -> dict[int, float]:
     return best
 
 
+def nearest_chunks(index: Index, vector: np.ndarray, n: int) -> dict[str, float]:
+    """Chunk id -> cosine similarity for the ``n`` nearest chunks by Chroma's search. Only ids and
+    distances are fetched: the chunk texts are already in memory (a third of the query's time)."""
+    found = index.collection.query(
+        query_embeddings=vector[None, :], n_results=min(n, len(index.chunks)), include=["distances"]
+    )
+    return {cid: 1.0 - d for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)}
+
+
 def hybrid_search(
     index: Index,
     text: str,
@@ -73,10 +82,7 @@ def hybrid_search(
     ``asked`` is :func:`question_match` for that vector, when the caller already has it.
     """
     by_id = index.chunk_by_id
-    dense_hits = index.vectorstore.similarity_search_by_vector_with_relevance_scores(
-        vector.tolist(), k=CANDIDATES
-    )
-    dense = {doc.id: 1.0 - distance for doc, distance in dense_hits}
+    dense = nearest_chunks(index, vector, CANDIDATES)
     if asked is None:
         asked = question_match(index, vector)
     by_question = {index.chunks[p].id: s for p, s in asked.items()}

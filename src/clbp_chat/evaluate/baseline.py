@@ -22,7 +22,7 @@ class TutorialBaseline:
         from langchain_chroma import Chroma
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        from clbp_chat.embeddings import get_embeddings
+        from clbp_chat.embeddings import embeddings_for
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         docs = [
@@ -32,7 +32,7 @@ class TutorialBaseline:
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         self.store = Chroma(
             collection_name="tutorial-baseline",
-            embedding_function=get_embeddings(settings.embedding_model),
+            embedding_function=embeddings_for(settings),
             client=client,
         )
         self.store.add_documents(chunks)
