@@ -11,7 +11,8 @@ import yaml
 from clbp_chat.text import numbers
 
 HELD_OUT = Path(__file__).parent / "data" / "answer_heldout.yaml"
-# Measured at 21/25 when the file was written (2026-11-25); a drop below this floor fails.
+# Measured at 21/25 when the file was written (2026-11-25), then 26/31 with six items added
+# before the changes they cover (4/6 of them passed before); a drop below this floor fails.
 FLOOR = 0.8
 
 

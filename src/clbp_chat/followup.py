@@ -1,7 +1,8 @@
 """Turn a follow-up ("How many people were in it?") into a standalone question before retrieval.
 
-No model is needed: a follow-up that names no study but refers back ("it", "that study", or a short
-question with no subject) inherits the studies named in the most recent turn that named any.
+No model is needed: a follow-up that names no study but refers back ("it", "that study", "the
+placebo group", or a short question with no subject) inherits the studies named in the most recent
+turn that named any.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ _REFERENCE = re.compile(
     r"\b(?:that|this|the same|the) (?:study|trial|paper|one|research)\b|\b(?:it|its|they|them|their|those|these|there)\b",
     re.I,
 )
+# "the placebo people", "the high dose lot", "the ones who got the cells": a group of the study
+# under discussion. Not when the message widens to every study ("in all the trials").
+_GROUP = re.compile(
+    r"\bthe (?:[\w-]+ ){0,3}?(?:people|group|groups|patients|participants|volunteers|lot|ones|folks|arm)\b",
+    re.I,
+)
+_WIDER = re.compile(
+    r"\b(?:studies|trials|papers|all|every|each|any of|across|overall|altogether)\b", re.I
+)
 SHORT_FOLLOW_UP = 4  # content words; "what about safety?" has 1
 
 
@@ -27,6 +37,20 @@ def _names(doc_ids: set[str], index: Index) -> str:
 
 
 _DANGLING = re.compile(r"\b(?:on|about|for|with|of|from) (?:that|this|those|it)\s*[?.!]*\s*$", re.I)
+
+
+def _inherited(history: Sequence[dict], index: Index) -> set[str]:
+    """The documents a follow-up refers to: studies named in the last exchange (the patient's turn,
+    then the reply: "which had a placebo?" -> "only Amirdelfan"), else in earlier patient turns;
+    failing any study, the first other document named (the comparison, the glossary)."""
+    users = [m for m in reversed(history) if m.get("role") == "user"]
+    replies = [m for m in reversed(history) if m.get("role") == "assistant"][:1]
+    named = [named_docs(str(m.get("content", "")), index) for m in users[:1] + replies + users[1:]]
+    types = index.manifest.get("doc_types", {})
+    for docs in named:
+        if studies := {d for d in docs if types.get(d) == "study"}:
+            return studies
+    return next((docs for docs in named if docs), set())
 
 
 def standalone_question(question: str, history: Sequence[dict], index: Index) -> str | None:
@@ -40,18 +64,13 @@ def standalone_question(question: str, history: Sequence[dict], index: Index) ->
             return f"{_DANGLING.sub('', question).rstrip(' ?.!')}: {last['content']}"
         return None
     referring = _REFERENCE.search(question)
-    if not referring and len(tokenize(question)) > SHORT_FOLLOW_UP:
+    group = _GROUP.search(question) and not _WIDER.search(question)
+    if not referring and not group and len(tokenize(question)) > SHORT_FOLLOW_UP:
         return None
-    turns = [m for m in reversed(history) if m.get("role") == "user"]
-    turns += [m for m in reversed(history) if m.get("role") == "assistant"][:1]
-    for turn in turns:
-        docs = named_docs(str(turn.get("content", "")), index)
-        studies = {d for d in docs if index.manifest.get("doc_types", {}).get(d) == "study"}
-        if studies or docs:
-            name = _names(studies or docs, index)
-            break
-    else:
+    docs = _inherited(history, index)
+    if not docs:
         return None
+    name = _names(docs, index)
     if referring:
         return question[: referring.start()] + name + question[referring.end() :]
     return f"{question.rstrip(' ?.!')} in {name}?"

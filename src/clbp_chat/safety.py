@@ -58,6 +58,9 @@ class Signal:
     needs: re.Pattern[str] | None = field(default=None, repr=False)
     unless: re.Pattern[str] | None = field(default=None, repr=False)
     plan: bool = False
+    # Groups of patterns that all occur in one sentence, in any order: a concept net ("a word for
+    # wee" with "a word for losing control") that reaches wordings no single pattern foresaw.
+    together: tuple[tuple[re.Pattern[str], ...], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,15 @@ class Rules:
     signals: list[Signal]
     negators: frozenset[str]
     negation_window: int
+    double_negative: re.Pattern[str] | None
+    together_breaks: re.Pattern[str]
     clause_breaks: re.Pattern[str]
     first_person: re.Pattern[str]
     other_person: re.Pattern[str]
     past: re.Pattern[str]
     general_question: re.Pattern[str]
     general_subject: re.Pattern[str]
+    hypothetical: re.Pattern[str]
     figures: tuple[re.Pattern[str], ...]
     threshold: float
     margin: float
@@ -109,8 +115,9 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     terms = data.get("terms", {})
 
     def compile_(pattern: str) -> re.Pattern[str]:
-        for name, value in terms.items():
-            pattern = pattern.replace("{" + name + "}", value)
+        for _ in range(3):  # a term may use terms defined before it ({down_below} uses {below})
+            for name, value in reversed(terms.items()):
+                pattern = pattern.replace("{" + name + "}", value)
         return re.compile(pattern)
 
     signals = []
@@ -127,6 +134,9 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
                 needs=compile_(spec["needs"]) if spec.get("needs") else None,
                 unless=compile_(spec["unless"]) if spec.get("unless") else None,
                 plan=bool(spec.get("plan", False)),
+                together=tuple(
+                    tuple(compile_(p) for p in group) for group in spec.get("together", [])
+                ),
             )
         )
     ctx, sem = data["context"], data["semantic"]
@@ -134,12 +144,15 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         signals=signals,
         negators=frozenset(str(ctx["negators"]).split()),
         negation_window=int(ctx["negation_window"]),
+        double_negative=re.compile(ctx["double_negative"]) if ctx.get("double_negative") else None,
+        together_breaks=re.compile(ctx["together_breaks"]),
         clause_breaks=re.compile(ctx["clause_breaks"]),
         first_person=re.compile(ctx["first_person"]),
         other_person=re.compile(ctx["other_person"]),
         past=re.compile(ctx["past"]),
         general_question=re.compile(ctx["general_question"]),
         general_subject=re.compile(ctx["general_subject"]),
+        hypothetical=re.compile(ctx["hypothetical"]),
         figures=tuple(re.compile(p) for p in ctx["figures_of_speech"]),
         threshold=float(sem["threshold"]),
         margin=float(sem["margin"]),
@@ -152,7 +165,8 @@ def _vocabulary(data: dict, signals: list[Signal]) -> frozenset[str]:
     """Every word a misspelling may be corrected to: the rules' own words and the listed ones."""
     texts = [str(data.get("spelling_words", ""))]
     texts += [e for s in signals for e in s.examples] + list(data["semantic"]["near_misses"])
-    texts += [re.sub(r"\\[a-zA-Z]", " ", p.pattern) for s in signals for p in s.patterns]
+    patterns = [p for s in signals for p in (*s.patterns, *(q for g in s.together for q in g))]
+    texts += [re.sub(r"\\[a-zA-Z]", " ", p.pattern) for p in patterns]
     return frozenset(w for t in texts for w in re.findall(r"[a-z]{4,}", t.lower()))
 
 
@@ -227,7 +241,20 @@ class SafetyGate:
             return False
         if signal.needs and not self._live_match(signal.needs, text, signal):
             return False
-        return any(self._live_match(p, text, signal) for p in signal.patterns)
+        if any(self._live_match(p, text, signal) for p in signal.patterns):
+            return True
+        return any(self._together(group, text, signal) for group in signal.together)
+
+    def _together(self, group: tuple[re.Pattern[str], ...], text: str, signal: Signal) -> bool:
+        """Every pattern of the group in one clause, none of them taken back by its context."""
+        start = 0
+        for brk in [*self.rules.together_breaks.finditer(text), None]:
+            end = brk.start() if brk else len(text)
+            found = [p.search(text, start, end) for p in group]
+            if all(found) and all(self._counts(text, m.start(), signal) for m in found):
+                return True
+            start = brk.end() if brk else end
+        return False
 
     def _live_match(self, pattern: re.Pattern[str], text: str, signal: Signal) -> bool:
         """A match that its own context does not take back."""
@@ -243,11 +270,16 @@ class SafetyGate:
             return False
         if not signal.past_counts and self.rules.past.search(sentence):
             return False
+        if signal.tier != CRISIS and self.rules.hypothetical.search(sentence):
+            return False
         return not (signal.tier != CRISIS and self._general_question(sentence))
 
     def _negated(self, before: str) -> bool:
         clause = self.rules.clause_breaks.split(before)[-1]
         words = re.findall(r"[a-z]+", clause)[-self.rules.negation_window :]
+        if self.rules.double_negative and self.rules.double_negative.search(clause):
+            # "I can't stand up without my legs giving way": the legs do give way.
+            words = [w for w in words if w != "without"]
         return any(w in self.rules.negators for w in words)
 
     def _other_person(self, before: str) -> bool:
