@@ -25,14 +25,23 @@ RULES_FILE = Path(__file__).with_name("requests.yaml")
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> dict[str, list[re.Pattern[str]]]:
+def _rules() -> tuple[dict[str, list[re.Pattern[str]]], list[re.Pattern[str]], re.Pattern[str]]:
     data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
-    return {kind: [re.compile(p) for p in data[kind]] for kind in REASONS}
+    kinds = {kind: [re.compile(p) for p in data[kind]] for kind in REASONS}
+    subjects = [re.compile(p) for p in data["out_of_scope_subjects"]]
+    return kinds, subjects, re.compile(data["in_scope"])
 
 
 def classify(normalized: str) -> tuple[str, str] | None:
     """(category, reason) for the first kind of request that matches, or None."""
-    for kind, patterns in _patterns().items():
+    kinds, subjects, in_scope = _rules()
+    for kind, patterns in kinds.items():
         if any(p.search(normalized) for p in patterns):
+            return kind, REASONS[kind]
+        if (
+            kind == OUT_OF_SCOPE
+            and not in_scope.search(normalized)
+            and any(p.search(normalized) for p in subjects)
+        ):
             return kind, REASONS[kind]
     return None
