@@ -59,7 +59,7 @@ def main() -> None:
     engine = get_engine()
     engine.warm_up()
     patterns = safety.SafetyGate()
-    for split in ("heldout", "tune"):
+    for split in ("heldout", "heldout2", "tune"):
         report("patterns only", patterns, split)
         report("patterns + semantic layer", engine.gate, split)
     texts = [c.text for c in cases("heldout")]

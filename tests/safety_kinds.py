@@ -12,7 +12,12 @@ from pathlib import Path
 import yaml
 
 DATA = Path(__file__).resolve().parent / "data"
-SPLITS = {"tune": DATA / "safety_tune.yaml", "heldout": DATA / "safety_heldout.yaml"}
+SPLITS = {
+    "tune": DATA / "safety_tune.yaml",
+    "heldout": DATA / "safety_heldout.yaml",
+    # Written later, before a second round of gate changes; also never tuned on.
+    "heldout2": DATA / "safety_heldout2.yaml",
+}
 ALARMS = ("emergency", "urgent", "crisis")
 STORIES = (
     "Long story, sorry. Ive had back pain for about {n} years, tried physio, tablets and a chiro. "

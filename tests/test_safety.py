@@ -35,15 +35,28 @@ def test_gate_classifies_tune_phrasing_in_every_kind(gate, case):
     assert _ok(case.expected, gate.check(case.text).category), gate.check(case.text)
 
 
-def test_held_out_recall_and_false_alarms_meet_the_bar(gate):
-    """Reported, not tuned on: every alarm kind >= 90% caught, ordinary messages <= 5% alarmed."""
-    held = cases("heldout")
+def _held_out(gate, split: str) -> tuple[float, float, str]:
+    """Recall on the split's alarms, false-alarm rate on its ordinary messages, and a summary."""
+    held = cases(split)
     alarms = [c for c in held if c.expected in ALARMS]
     ordinary = [c for c in held if c.expected is None]
     caught = sum(_ok(c.expected, gate.check(c.text).category) for c in alarms)
     false_alarms = sum(gate.check(c.text).category in ALARMS for c in ordinary)
-    assert caught / len(alarms) >= 0.9, f"held-out recall {caught}/{len(alarms)}"
-    assert false_alarms / len(ordinary) <= 0.05, f"false alarms {false_alarms}/{len(ordinary)}"
+    summary = f"{split}: caught {caught}/{len(alarms)}, false alarms {false_alarms}/{len(ordinary)}"
+    return caught / len(alarms), false_alarms / len(ordinary), summary
+
+
+def test_held_out_recall_and_false_alarms_meet_the_bar(gate):
+    """Reported, not tuned on: every alarm kind >= 90% caught, ordinary messages <= 5% alarmed."""
+    recall, false_rate, summary = _held_out(gate, "heldout")
+    assert recall >= 0.9 and false_rate <= 0.05, summary
+
+
+def test_second_held_out_recall_and_false_alarms_meet_their_floor(gate):
+    """Written before the second round of gate changes; measured once at 87.8% (108/123), 0/12
+    false alarms. The floor guards against falling back, it is not a target."""
+    recall, false_rate, summary = _held_out(gate, "heldout2")
+    assert recall >= 0.85 and false_rate == 0, summary
 
 
 def test_negated_symptom_is_not_an_emergency():
