@@ -98,6 +98,15 @@ def test_misspelled_study_name_is_corrected_against_the_corpus(engine):
     assert "26" in result.answer
 
 
+@pytest.mark.parametrize(
+    "word", ["sceptical", "colour", "organise", "paediatric", "haemorrhage", "anaemia"]
+)
+def test_real_words_the_model_does_not_know_are_not_turned_into_warning_signs(gate, word):
+    """British spellings are not typos: "sceptical" once became "septic", an urgent sign."""
+    message = f"my gp is {word} about it. what is the strongest study and what did it show"
+    assert gate.check(message).category is None
+
+
 def test_latency_is_measured(engine):
     assert engine.answer("What is a placebo?").latency_ms > 0
 

@@ -15,6 +15,7 @@ from clbp_chat.text import STOPWORDS
 
 MIN_LENGTH = 4
 CUTOFF = 0.8
+MAX_LENGTH_CHANGE = 2
 
 
 # Chat shorthand patients type, spelled out before anything else looks at the question.
@@ -70,7 +71,12 @@ class Speller:
 
     def _closest_uncached(self, word: str) -> str | None:
         # Typos rarely change the first letter; requiring it keeps "fusion" from becoming "diffusion".
-        candidates = self._candidates.get(word[0], [])
+        # A typo adds, drops or swaps a letter or two; "sceptical" is not a misspelling of "septic".
+        candidates = [
+            c
+            for c in self._candidates.get(word[0], [])
+            if abs(len(c) - len(word)) <= MAX_LENGTH_CHANGE
+        ]
         match = difflib.get_close_matches(word, candidates, n=1, cutoff=CUTOFF)
         return match[0] if match else None
 
