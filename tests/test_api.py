@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -82,6 +83,18 @@ def test_invalid_input_is_a_422_with_a_json_message(client, body, message):
     response = client.post("/api/ask", json=body)
     assert response.status_code == 422
     assert message in response.json()["error"]
+
+
+def test_a_question_of_unicode_spaces_is_empty_in_the_schema_and_in_the_library(client):
+    """The fuzzer found U+0085: JSON Schema's ECMAScript \\s lacks it, Python's strip() removes it,
+    so the schema spells every space out instead of trusting \\s."""
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+    pattern = schema["properties"]["question"]["pattern"]
+    assert "\\s" not in pattern
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    assert not [s for s in spaces if re.search(pattern, s)]
+    for blank in ("\u0085", "\u2028 \u3000", "\x1c\u00a0"):
+        assert client.post("/api/ask", json={"question": blank}).status_code == 422
 
 
 def test_malformed_json_is_a_422_not_a_500(client):

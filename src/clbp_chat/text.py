@@ -145,6 +145,11 @@ STOPWORDS = frozenset(
 )
 # Control characters a typed question never holds (tab, newline and carriage return are fine).
 CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+# Every character str.strip() removes, spelled out: regex engines disagree on what \s holds
+# (JSON Schema's ECMAScript \s lacks U+0085), and a question of only these is empty.
+WHITESPACE_CHARS = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def normalize(text: str) -> str:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clbp_chat.config import Settings
 from clbp_chat.errors import ClbpError, InvalidQuestion
 from clbp_chat.index import live_manifest
-from clbp_chat.text import CONTROL_CHARS, is_text
+from clbp_chat.text import CONTROL_CHARS, WHITESPACE_CHARS, is_text
 from clbp_chat.web.state import EngineState
 
 STATIC = Path(__file__).with_name("static")
@@ -31,7 +31,7 @@ def _encodable(value: str) -> str:
 
 
 # What the library refuses, said in the schema so generated clients (and fuzzers) know it too.
-_QUESTION_TEXT = rf"^[^{CONTROL_CHARS}]*[^\s{CONTROL_CHARS}][^{CONTROL_CHARS}]*$"
+_QUESTION_TEXT = rf"^[^{CONTROL_CHARS}]*[^{WHITESPACE_CHARS}{CONTROL_CHARS}][^{CONTROL_CHARS}]*$"
 
 
 class HistoryMessage(BaseModel):
