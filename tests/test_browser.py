@@ -165,6 +165,15 @@ def test_pages_have_zero_axe_violations_before_and_after_an_answer(server, path,
     assert found == {"before": [], "after": []}
 
 
+def _tab_to(page, frame, tag: str, key: str, tries: int) -> bool:
+    """Press ``key`` until an element with ``tag`` inside ``frame`` has focus (keyboard-only use)."""
+    for _ in range(tries):
+        page.keyboard.press(key)
+        if frame.evaluate("document.activeElement && document.activeElement.tagName") == tag:
+            return True
+    return False
+
+
 def test_keyboard_alone_reaches_the_answer_and_its_source_and_escape_closes(server):
     from playwright.sync_api import sync_playwright
 
@@ -182,24 +191,12 @@ def test_keyboard_alone_reaches_the_answer_and_its_source_and_escape_closes(serv
         frame = page.frame_locator("#clbp-chat-frame")
         frame.locator("#clbp-question textarea").wait_for(timeout=30_000)
         inner = page.frame(url=lambda u: "/embed" in u)
-        for _ in range(25):  # Tab forward until the question box has focus
-            page.keyboard.press("Tab")
-            if inner.evaluate("document.activeElement && document.activeElement.tagName") == (
-                "TEXTAREA"
-            ):
-                break
-        else:
+        if not _tab_to(page, inner, "TEXTAREA", "Tab", tries=25):
             pytest.fail("the question box cannot be reached with Tab")
         page.keyboard.type("How many people were in the Pettine study?")
         page.keyboard.press("Enter")
         frame.locator("#clbp-chat summary").first.wait_for(timeout=60_000)
-        for _ in range(40):  # Tab to the first source and open it with Enter
-            page.keyboard.press("Shift+Tab")
-            if inner.evaluate("document.activeElement && document.activeElement.tagName") == (
-                "SUMMARY"
-            ):
-                break
-        else:
+        if not _tab_to(page, inner, "SUMMARY", "Shift+Tab", tries=40):  # then open it with Enter
             pytest.fail("no source can be reached with the keyboard")
         page.keyboard.press("Enter")
         assert inner.evaluate("document.activeElement.parentElement.open")

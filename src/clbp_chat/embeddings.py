@@ -78,12 +78,7 @@ def load_model(
 class SentenceEmbeddings(Embeddings):
     """A LangChain ``Embeddings`` over a local sentence-transformers model (unit-length vectors)."""
 
-    def __init__(
-        self,
-        model_name: str = BUNDLED_MODEL,
-        backend: str = "onnx",
-        cache_dir: Path = Path(".clbp-cache"),
-    ) -> None:
+    def __init__(self, model_name: str, backend: str, cache_dir: Path) -> None:
         self.model = load_model(model_name, backend, cache_dir)
         self.backend = "onnx" if isinstance(self.model, OnnxSentenceModel) else "torch"
 
@@ -99,10 +94,9 @@ class SentenceEmbeddings(Embeddings):
 
 
 @lru_cache(maxsize=4)
-def get_embeddings(
-    model_name: str, backend: str = "onnx", cache_dir: Path = Path(".clbp-cache")
-) -> SentenceEmbeddings:
-    """One loaded model per process and setting (loading takes seconds)."""
+def get_embeddings(model_name: str, backend: str, cache_dir: Path) -> SentenceEmbeddings:
+    """One loaded model per process and setting (loading takes seconds); the defaults are the
+    settings' (``embeddings_for``)."""
     return SentenceEmbeddings(model_name, backend, cache_dir)
 
 

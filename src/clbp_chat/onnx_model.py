@@ -139,15 +139,15 @@ class OnnxSentenceModel:
             export(path, target)
         options = ort.SessionOptions()
         options.log_severity_level = 3
+
+        def session():
+            return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+
         try:
-            self.session = ort.InferenceSession(
-                str(target), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = session()
         except Exception:  # noqa: BLE001 - a damaged cache file: export it again, once
             export(path, target)
-            self.session = ort.InferenceSession(
-                str(target), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = session()
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.layout.max_length)
         self.tokenizer.no_padding()

@@ -210,7 +210,8 @@ class SafetyGate:
         """Classify one message: emergency, crisis or urgent first, then the request checks."""
         text = self.prepared(message)
         sentences = [s for s in _SENTENCES.split(text) if s.strip()]
-        found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text)}
+        clauses = self._clauses(text)  # once per message, read by every concept pair
+        found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses)}
         if self.encoder is not None:
             for signal in self._semantic_matches(sentences, text):
                 found.setdefault(signal.name, signal)
@@ -236,24 +237,35 @@ class SafetyGate:
             found.pop("fever", None)
         return list(found.values())
 
-    def _pattern_match(self, signal: Signal, text: str) -> bool:
+    def _clauses(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of each clause, as the concept pairs (``together``) read them."""
+        spans, start = [], 0
+        for brk in self.rules.together_breaks.finditer(text):
+            spans.append((start, brk.start()))
+            start = brk.end()
+        return [*spans, (start, len(text))]
+
+    def _pattern_match(self, signal: Signal, text: str, clauses: list[tuple[int, int]]) -> bool:
         if signal.unless and self._live_match(signal.unless, text, signal):
             return False
         if signal.needs and not self._live_match(signal.needs, text, signal):
             return False
         if any(self._live_match(p, text, signal) for p in signal.patterns):
             return True
-        return any(self._together(group, text, signal) for group in signal.together)
+        return any(self._together(group, text, clauses, signal) for group in signal.together)
 
-    def _together(self, group: tuple[re.Pattern[str], ...], text: str, signal: Signal) -> bool:
+    def _together(
+        self,
+        group: tuple[re.Pattern[str], ...],
+        text: str,
+        clauses: list[tuple[int, int]],
+        signal: Signal,
+    ) -> bool:
         """Every pattern of the group in one clause, none of them taken back by its context."""
-        start = 0
-        for brk in [*self.rules.together_breaks.finditer(text), None]:
-            end = brk.start() if brk else len(text)
+        for start, end in clauses:
             found = [p.search(text, start, end) for p in group]
             if all(found) and all(self._counts(text, m.start(), signal) for m in found):
                 return True
-            start = brk.end() if brk else end
         return False
 
     def _live_match(self, pattern: re.Pattern[str], text: str, signal: Signal) -> bool:
