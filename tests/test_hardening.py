@@ -109,8 +109,11 @@ def test_damaged_index_is_a_json_503_and_healthz_sees_it(settings, tmp_path):
         with open(build / "chroma" / "chroma.sqlite3", "r+b") as fh:
             fh.truncate(4096)
         response = c.post("/api/ask", json={"question": "Is it safe?"})
-        assert response.status_code == 503 and "ingest --rebuild" in response.json()["error"]
-        assert c.get("/healthz").status_code == 503
+        # The patient gets a plain sentence; the operator's fix is on /healthz and the server log.
+        assert response.status_code == 503 and "try again" in response.json()["error"]
+        assert "ingest" not in response.json()["error"]
+        health = c.get("/healthz")
+        assert health.status_code == 503 and "ingest --rebuild" in health.json()["detail"]
 
 
 def test_damaged_index_is_one_line_from_the_cli(settings, tmp_path, monkeypatch):
@@ -147,9 +150,10 @@ def test_feedback_accepts_only_known_doc_ids_and_bounded_lists(client):
     assert (
         client.post("/api/feedback", json={"rating": "up", "doc_ids": ["nope"]}).status_code == 422
     )
-    many = {"rating": "up", "doc_ids": ["glossary"] * 11}
+    many = {"rating": "up", "answer_id": "0" * 32, "doc_ids": ["glossary"] * 11}
     assert client.post("/api/feedback", json=many).status_code == 422
-    ok = {"rating": "up", "doc_ids": ["glossary", "kumar-2017"]}
+    answer_id = client.post("/api/ask", json={"question": "What is a placebo?"}).json()["answer_id"]
+    ok = {"rating": "up", "answer_id": answer_id, "doc_ids": ["glossary", "kumar-2017"]}
     assert client.post("/api/feedback", json=ok).status_code == 204
 
 
@@ -174,13 +178,15 @@ def test_malformed_chat_api_call_leaves_no_patient_words_in_the_log(client, capf
 
     withhold_exception_details()  # what `clbp-chat serve` does at start-up
     secret = "I have cancer, jane@x.com"
-    started = client.post(
+    refused = client.post(
         "/gradio_api/call/respond", json={"data": ["is it safe", [secret, "plain"], {}]}
     )
-    assert started.status_code == 200
+    assert refused.status_code == 422 and "cancer" not in refused.text
+    started = client.post("/gradio_api/call/respond", json={"data": [secret, None]})
+    assert started.status_code == 200  # text, but one input short: Gradio itself fails it
     client.get(f"/gradio_api/call/respond/{started.json()['event_id']}")
     captured = capfd.readouterr()
-    assert "ValidationError" in captured.err  # the failure is still visible to the operator
+    assert "request failed with" in captured.err  # the failure is still visible to the operator
     assert "cancer" not in captured.err + captured.out and "jane" not in captured.err
 
 

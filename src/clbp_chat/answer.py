@@ -7,6 +7,7 @@ The pipeline is a row of named stages: validate -> safety gate -> understand -> 
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 import unicodedata
@@ -18,6 +19,8 @@ from clbp_chat.compose import Composition, compose_answer
 from clbp_chat.config import Settings, get_settings
 from clbp_chat.errors import ClbpError, IndexMissing, InvalidQuestion
 from clbp_chat.index import Index, live_build_name, open_index
+from clbp_chat.language import read_language
+from clbp_chat.learned import Classifiers, load_classifiers
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.retrieve import hybrid_search, question_match
@@ -45,7 +48,8 @@ def validate_question(question: object, settings: Settings) -> str:
             f"the question is {len(stripped)} characters long; please keep it under "
             f"{settings.max_question_chars}"
         )
-    return unicodedata.normalize("NFC", stripped)
+    # NFKC: fullwidth and other compatibility forms read as the plain letters the rules know.
+    return unicodedata.normalize("NFKC", stripped)
 
 
 def validate_history(history: object, settings: Settings) -> list[dict[str, str]]:
@@ -82,6 +86,7 @@ class Engine:
         self.settings = settings or get_settings()
         self._checked = time.monotonic()
         self._reloading = threading.Lock()
+        self.log_error: str | None = None
 
     @cached_property
     def index(self) -> Index:
@@ -129,12 +134,29 @@ class Engine:
 
     @cached_property
     def gate(self) -> safety.SafetyGate:
-        """The safety gate with its semantic layer on the engine's own model."""
-        from clbp_chat.embeddings import resolve_model_path
-        from clbp_chat.spelling import english_words
+        """The safety gate on the engine's own model; patterns alone when the model cannot load,
+        so an emergency never waits on a broken model setting."""
+        try:
+            from clbp_chat.embeddings import resolve_model_path
+            from clbp_chat.spelling import english_words
 
-        english = english_words(resolve_model_path(self.settings.embedding_model))
-        return safety.SafetyGate(encoder=self.encoder, english=english)
+            english = english_words(resolve_model_path(self.settings.embedding_model))
+            _ = self.embeddings  # load now: a model that cannot load switches to patterns here
+        except Exception as exc:  # noqa: BLE001 - any model fault: keep the pattern layer
+            print(f"clbp-chat: safety gate on patterns alone ({type(exc).__name__})", file=sys.stderr)
+            return safety.SafetyGate()
+        return safety.SafetyGate(
+            encoder=self.encoder, english=english, learned=self.classifiers
+        )
+
+    @cached_property
+    def classifiers(self) -> Classifiers | None:
+        """The classifiers learned from the example banks (cached beside the model's export)."""
+        try:
+            return load_classifiers(self.settings, self.encoder)
+        except Exception as exc:  # noqa: BLE001 - without them the rules still answer
+            print(f"clbp-chat: learned layers off ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return None
 
     def check_index(self) -> None:
         """Raise :class:`IndexMissing` when the loaded index can no longer be read."""
@@ -146,7 +168,7 @@ class Engine:
             raise IndexMissing("the index is damaged: run `clbp-chat ingest --rebuild`")
 
     def warm_up(self) -> None:
-        """Load the index, the model and the gate now rather than on the first question."""
+        """Load the gate, the model and the index now rather than on the first question."""
         self.gate.check("warm up the safety gate")
         self._answer("warm up", [])
 
@@ -156,26 +178,36 @@ class Engine:
         turns = validate_history(list(history), self.settings)
         result = self._answer(cleaned, turns)
         result.latency_ms = (time.perf_counter() - start) * 1000
-        log_question(self.settings, result)
+        self.log_error = log_question(self.settings, result)
         return result
 
     def _answer(self, question: str, history: list[dict[str, str]]) -> Answer:
-        index = self.live_index()
-        # Read the message once and embed everything it needs (the gate's sentences and the
-        # query) in one model call; the gate still decides before anything is used.
-        query = read_message(question, history, index)
-        self.encoder.prime([*self.gate.semantic_inputs(question), query.embed_text])
-        verdict = self.gate.check(question)
+        """The stages in the order they run: gate, readability, understand, route, compose."""
+        verdict = self._check(question)
         if verdict.category in (safety.EMERGENCY, safety.URGENT, safety.CRISIS):
             return self._safety_reply(question, verdict)
+        unreadable = self._unreadable(question)
+        if unreadable:
+            return unreadable
         if verdict.category in (safety.PROMPT_INJECTION, safety.OUT_OF_SCOPE):
             text = with_examples(self.settings, verdict.category)
             return Answer(question, "safety", text, [], verdict.category, verdict.signal)
 
+        index = self.live_index()
+        query = read_message(question, history, index)
         query.vector = self.encoder([query.embed_text])[0]
         common = {"standalone_question": query.standalone}
+        route = self._route(question, query, verdict)
+        if route == "small_talk":
+            return Answer(question, "no_evidence", with_examples(self.settings, "small_talk"))
         if query.uncovered:
             return self._not_covered(question, query, verdict, common)
+        if route == "not_covered":
+            return Answer(
+                question, "no_evidence", with_examples(self.settings, "no_evidence"), **common
+            )
+        if route == "personal_advice" and verdict.category is None:
+            verdict = safety.SafetyVerdict(safety.PERSONAL_ADVICE, reasons=("asks for advice",))
         composed, retrieved = self._compose(index, query)
         common["retrieved"] = retrieved
         if verdict.category == safety.PERSONAL_ADVICE:
@@ -185,6 +217,28 @@ class Engine:
         return Answer(
             question, "no_evidence", with_examples(self.settings, "no_evidence"), **common
         )
+
+    def _check(self, question: str) -> safety.SafetyVerdict:
+        """The gate's verdict; a fault in its model layer leaves the patterns to decide."""
+        try:
+            return self.gate.check(question)
+        except Exception as exc:  # noqa: BLE001 - the reply must come whatever breaks
+            print(f"clbp-chat: safety gate fell back to patterns ({type(exc).__name__})", file=sys.stderr)
+            return safety.check(question)
+
+    def _unreadable(self, question: str) -> Answer | None:
+        """A message with no words, or not in English, gets a short reply naming the numbers."""
+        reading = read_language(question, self.gate.english_words)
+        if reading == "ok":
+            return None
+        text = str(messages(self.settings)[reading])
+        return Answer(question, "no_evidence", text, [], None, None)
+
+    def _route(self, question: str, query: Query, verdict: safety.SafetyVerdict) -> str | None:
+        """What kind of message it is, when the learned router is confident; None otherwise."""
+        if self.classifiers is None or query.standalone:
+            return None
+        return self.classifiers.route(question)
 
     def _compose(self, index: Index, query: Query) -> tuple[Composition, list[str]]:
         asked = question_match(index, query.vector)  # read by retrieval and selection alike

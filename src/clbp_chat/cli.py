@@ -72,6 +72,10 @@ def ingest(rebuild: bool, quiet: bool) -> None:
             f"Index is up to date ({report.chunk_count} passages, built "
             f"{report.manifest.get('built_at', '?')}); nothing to do. Use --rebuild to force."
         )
+    from clbp_chat.answer import Engine
+
+    if Engine(settings).classifiers is not None:  # trained from the example banks, then cached
+        click.echo("Learned safety and routing layers are ready.")
 
 
 @main.command()
@@ -90,7 +94,9 @@ def ask(question: str, as_json: bool) -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default CLBP_HOST, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default CLBP_PORT, 7860).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default CLBP_PORT, 7860)."
+)
 def serve(host: str | None, port: int | None) -> None:
     """Serve the chat UI, the HTTP API and the widget."""
     from clbp_chat.web.server import run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from datetime import UTC, datetime
 
 from clbp_chat.config import Settings
@@ -36,10 +37,23 @@ def _digits(text: str) -> int:
     return sum(ch.isdigit() for ch in text)
 
 
-def log_question(settings: Settings, result: Answer) -> None:
-    """Append the masked question and its outcome to the question log, only if enabled."""
+def log_question(settings: Settings, result: Answer) -> str | None:
+    """Append the masked question and its outcome to the question log, only if enabled.
+
+    Best effort: a log that cannot be written (read-only folder, full disk) never costs a patient
+    their reply. Returns what went wrong, for /healthz and the server log, or None."""
     if not settings.log_questions:
-        return
+        return None
+    try:
+        _append(settings, result)
+    except OSError as exc:
+        reason = f"the question log cannot be written ({exc.strerror or type(exc).__name__})"
+        print(f"clbp-chat: {reason}", file=sys.stderr)
+        return reason
+    return None
+
+
+def _append(settings: Settings, result: Answer) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     record = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),

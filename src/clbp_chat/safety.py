@@ -94,6 +94,9 @@ class Rules:
     negators: frozenset[str]
     negation_window: int
     double_negative: re.Pattern[str] | None
+    pseudo_negations: re.Pattern[str]
+    backward_negation: re.Pattern[str]
+    resolved: re.Pattern[str]
     together_breaks: re.Pattern[str]
     clause_breaks: re.Pattern[str]
     first_person: re.Pattern[str]
@@ -107,6 +110,7 @@ class Rules:
     margin: float
     near_misses: tuple[str, ...]
     vocabulary: frozenset[str]
+    learned: dict[str, Signal] = field(default_factory=dict)
 
 
 def load_rules(path: Path = RULES_FILE) -> Rules:
@@ -145,6 +149,9 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         negators=frozenset(str(ctx["negators"]).split()),
         negation_window=int(ctx["negation_window"]),
         double_negative=re.compile(ctx["double_negative"]) if ctx.get("double_negative") else None,
+        pseudo_negations=re.compile(ctx["pseudo_negations"]),
+        backward_negation=re.compile(ctx["backward_negation"]),
+        resolved=re.compile(ctx["resolved"]),
         together_breaks=re.compile(ctx["together_breaks"]),
         clause_breaks=re.compile(ctx["clause_breaks"]),
         first_person=re.compile(ctx["first_person"]),
@@ -158,6 +165,17 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         margin=float(sem["margin"]),
         near_misses=tuple(sem["near_misses"]),
         vocabulary=_vocabulary(data, signals),
+        learned={
+            tier: Signal(
+                name=f"learned_{tier}",
+                tier=tier,
+                label=spec["label"],
+                why=spec.get("why", ""),
+                patterns=(),
+                examples=(),
+            )
+            for tier, spec in data.get("learned", {}).items()
+        },
     )
 
 
@@ -177,6 +195,14 @@ class SafetyGate:
     rules: Rules = field(default_factory=load_rules)
     encoder: Encoder | None = None
     english: frozenset[str] | None = None
+    # The learned layer (``learned.Classifiers``): a tier read from the whole message's meaning.
+    learned: object | None = None
+
+    @property
+    def english_words(self) -> frozenset[str]:
+        """Real English words (the model's vocabulary) and every word the rules know."""
+        english = self.english if self.english is not None else bundled_english()
+        return english | self.rules.vocabulary
 
     @cached_property
     def _speller(self) -> Speller:
@@ -215,12 +241,19 @@ class SafetyGate:
         if self.encoder is not None:
             for signal in self._semantic_matches(sentences, text):
                 found.setdefault(signal.name, signal)
+        request = requests.classify(text)
+        # The learned layer widens recall; a precise request rule (an injection, an off-topic
+        # task) outranks its guess, never a warning-sign rule.
+        if self.learned is not None and not (request and request[0] != PERSONAL_ADVICE):
+            learned = self.learned.tier(text)
+            if learned and learned[0] in self.rules.learned:
+                signal = self.rules.learned[learned[0]]
+                found.setdefault(signal.name, signal)
         signals = self._resolve(found)
         for tier in TIER_ORDER:
             if any(s.tier == tier for s in signals):
                 ordered = sorted(signals, key=lambda s: TIER_ORDER.index(s.tier))
                 return SafetyVerdict(tier, tuple(ordered))
-        request = requests.classify(text)
         if request:
             return SafetyVerdict(request[0], reasons=(request[1],))
         return SafetyVerdict(None)
@@ -275,7 +308,10 @@ class SafetyGate:
     def _counts(self, text: str, start: int, signal: Signal) -> bool:
         sentence_start, sentence = _sentence_at(text, start)
         before = text[sentence_start:start]
-        if self._negated(before):
+        after = text[start : sentence_start + len(sentence) + 12]
+        if self._negated(before) or self.rules.backward_negation.search(after):
+            return False
+        if signal.tier != CRISIS and self.rules.resolved.search(after):
             return False
         # "my family would be better off without me" is about the patient, whoever else it names.
         if signal.tier != CRISIS and self._other_person(before):
@@ -287,6 +323,7 @@ class SafetyGate:
         return not (signal.tier != CRISIS and self._general_question(sentence))
 
     def _negated(self, before: str) -> bool:
+        before = self.rules.pseudo_negations.sub(" ", before)
         clause = self.rules.clause_breaks.split(before)[-1]
         words = re.findall(r"[a-z]+", clause)[-self.rules.negation_window :]
         if self.rules.double_negative and self.rules.double_negative.search(clause):

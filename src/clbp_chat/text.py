@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 STOPWORDS = frozenset(
     [
@@ -153,8 +154,9 @@ WHITESPACE_CHARS = (
 
 
 def normalize(text: str) -> str:
-    """Lower case, apostrophes dropped ("can't" -> "cant"), spaces folded: how rules read text."""
-    text = text.lower().replace("’", "'").replace("‘", "'")
+    """Lower case, compatibility forms folded (fullwidth letters), apostrophes dropped ("can't" ->
+    "cant"), spaces folded: how rules read text."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("‘", "'")
     text = re.sub(r"(\w)'(\w)", r"\1\2", text)
     return re.sub(r"[ \t]+", " ", text)
 

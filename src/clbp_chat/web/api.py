@@ -3,6 +3,7 @@
 import html
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,6 +21,8 @@ from clbp_chat.text import CONTROL_CHARS, WHITESPACE_CHARS, is_text
 from clbp_chat.web.state import EngineState
 
 STATIC = Path(__file__).with_name("static")
+# What a patient sees when the library cannot answer; the operator's reason goes to the server log.
+UNAVAILABLE = "the assistant cannot answer right now; please try again in a few minutes"
 SNIPPET_PLACEHOLDER = "https://YOUR-CHAT-SERVER"
 
 
@@ -68,8 +71,9 @@ def request_models(
     class FeedbackRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         rating: Literal["up", "down"]
-        answer_id: str | None = Field(
-            None, pattern=r"^[0-9a-f]{32}$", description="The answer_id of the rated answer."
+        answer_id: str = Field(
+            pattern=r"^[0-9a-f]{32}$",
+            description="The answer_id of the rated answer, as this server gave it.",
         )
         outcome: Literal["answered", "no_evidence", "safety"] | None = None
         doc_ids: list[known] = Field(  # type: ignore[valid-type]
@@ -88,6 +92,7 @@ class ErrorBody(BaseModel):
 ERRORS = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
+        (404, "The answer_id names no answer this server gave."),
         (413, "The request body is too large."),
         (422, "The request is malformed (the sentence says what is wrong)."),
         (429, "Too many requests from this client; retry after a minute."),
@@ -173,9 +178,10 @@ def build_router(state: EngineState) -> APIRouter:
     def healthz() -> JSONResponse:
         if state.ready and state.healthy():
             manifest = state.engine.index.manifest
-            return JSONResponse(
-                {"status": "ok", "chunks": manifest["chunk_count"], "build": state.build_name}
-            )
+            body = {"status": "ok", "chunks": manifest["chunk_count"], "build": state.build_name}
+            if state.faults:
+                body["faults"] = state.faults
+            return JSONResponse(body)
         detail = state.error or "loading the index"
         return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
 
@@ -190,8 +196,10 @@ def build_router(state: EngineState) -> APIRouter:
         except InvalidQuestion as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
         except ClbpError as exc:
-            state.error = str(exc)
-            return JSONResponse({"error": str(exc)}, status_code=503)
+            state.error = str(exc)  # the operator's hint, for /healthz and the server log
+            print(f"clbp-chat: {exc}", file=sys.stderr)
+            return JSONResponse({"error": UNAVAILABLE}, status_code=503)
+        state.issued(result.answer_id)
         return result.to_json()
 
     @router.post("/api/feedback", status_code=204, responses=ERRORS)
@@ -200,7 +208,15 @@ def build_router(state: EngineState) -> APIRouter:
         unknown = [d for d in body.doc_ids if d not in known]
         if unknown:
             return JSONResponse({"error": "doc_ids: unknown document id"}, status_code=422)
-        record_feedback(state, body.rating, body.outcome, body.doc_ids, body.answer_id)
+        if not state.was_issued(body.answer_id):
+            return JSONResponse(
+                {"error": "answer_id: no answer with this id was given here"}, status_code=404
+            )
+        try:
+            record_feedback(state, body.rating, body.outcome, body.doc_ids, body.answer_id)
+        except OSError as exc:
+            print(f"clbp-chat: feedback not saved ({exc.strerror})", file=sys.stderr)
+            return JSONResponse({"error": "the rating could not be saved"}, status_code=503)
 
     for path, allowed in (("/api/ask", "POST"), ("/api/feedback", "POST"), ("/healthz", "GET")):
         wrong = (

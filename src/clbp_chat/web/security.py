@@ -19,6 +19,8 @@ from clbp_chat.config import Settings
 # Gradio's upload routes, under either mount (/ and /embed). Chat events are rate-limited inside
 # the chat function instead, so the patient sees a friendly message rather than a broken request.
 UPLOAD_SUFFIXES = ("/gradio_api/upload", "/upload")
+# Gradio's file routes: this chat shows no files, so none is ever served, whatever the path names.
+FILE_ROUTES = ("/file=", "/gradio_api/file=", "/gradio_api/file/", "/file/")
 RATE_LIMITED_API = ("/api/ask", "/api/feedback")
 WINDOW_SECONDS = 60.0
 
@@ -88,22 +90,44 @@ class RateLimiter:
         self.per_minute = per_minute
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._swept = time.monotonic()
 
     def allow(self, client: str) -> bool:
         if self.per_minute <= 0 or _loopback(client):
             return True
-        now = time.monotonic()
+        key, now = client_key(client), time.monotonic()
         with self._lock:
-            hits = self._hits.setdefault(client, deque())
+            if now - self._swept > WINDOW_SECONDS:
+                self._sweep(now)
+            hits = self._hits.setdefault(key, deque())
             while hits and now - hits[0] > WINDOW_SECONDS:
                 hits.popleft()
             if len(hits) >= self.per_minute:
                 return False
             hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle clients so memory stays bounded
-                for key in [k for k, v in self._hits.items() if not v][:5_000]:
-                    del self._hits[key]
             return True
+
+    def _sweep(self, now: float) -> None:
+        """Forget clients idle for a whole window, so memory follows the active clients only."""
+        self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] <= WINDOW_SECONDS}
+        self._swept = now
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+
+def client_key(client: str) -> str:
+    """What the limit counts by: the address, or its /64 network for IPv6 (one home or phone
+    holds a whole /64, so each of its addresses is not a new client)."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 async def _json(send: Send, status: int, error: str, extra: dict | None = None) -> None:
@@ -130,6 +154,9 @@ class GuardMiddleware:
         if path.endswith(UPLOAD_SUFFIXES):
             await _json(send, 403, "this server does not accept uploads")
             return
+        if any(route in path for route in FILE_ROUTES):
+            await _json(send, 404, "not found")
+            return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         cap = self.settings.max_request_bytes
         declared = headers.get("content-length", "")
@@ -146,7 +173,62 @@ class GuardMiddleware:
                     {"retry-after": str(int(WINDOW_SECONDS))},
                 )
                 return
+        if scope.get("method") == "POST" and "/gradio_api/" in path:
+            body = await _read_body(receive, cap)
+            if body is None:
+                await _json(send, 413, f"the request is larger than {cap} bytes")
+                return
+            if not text_only(body):
+                await _json(send, 422, "the chat accepts typed text only")
+                return
+            await self.app(scope, _replay(body, receive), send)
+            return
         await self.app(scope, _capped(receive, cap), send)
+
+
+def text_only(body: bytes) -> bool:
+    """A Gradio call whose inputs are all text (or null, for server-side state). Gradio copies any
+    file item it finds in a call's inputs into its cache and serves it back, whatever component
+    the input belongs to, so anything but text is refused before Gradio sees it."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return True  # not JSON: Gradio refuses it itself, and nothing in it is a file item
+    if not isinstance(payload, dict):
+        return False
+    data = payload.get("data", [])
+    return isinstance(data, list) and all(
+        item is None or isinstance(item, str | int | float | bool) for item in data
+    )
+
+
+async def _read_body(receive: Receive, cap: int) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > cap:
+            return None
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body already read, then the connection's own messages (a disconnect, when it comes)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _capped(receive: Receive, cap: int) -> Receive:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import tempfile
 from contextlib import asynccontextmanager
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's cache is a private folder of this process (0700), never the shared /tmp/gradio.
+os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="clbp-gradio-"))
+# Telemetry of every library off: onnxruntime would write a usage database under ~/.cache.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
@@ -82,13 +89,30 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     return app
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def check_port(host: str, port: int) -> None:
+    """Bind the way uvicorn will (SO_REUSEADDR, so a restart right after a stop works) and say in
+    one line what is wrong: in use, not allowed, or an address this machine does not have."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise ClbpError(f"cannot resolve host {host!r}: use an address like 127.0.0.1") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+            sock.bind(address)
+        except OSError as exc:
+            raise ClbpError(_bind_error(exc, host, port)) from None
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use: choose another with --port"
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on port {port}: use a port above 1023"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine: use 127.0.0.1 or 0.0.0.0"
+    return f"cannot listen on {host}:{port} ({exc.strerror})"
 
 
 def run(settings: Settings, host: str, port: int) -> None:
@@ -99,8 +123,7 @@ def run(settings: Settings, host: str, port: int) -> None:
     _ = engine.index  # fail now, with the one-line message, if there is no usable index
     engine.check_index()
     withhold_exception_details()
-    if not _port_free(host, port):
-        raise ClbpError(f"port {port} on {host} is already in use: choose another with --port")
+    check_port(host, port)
     print(f"clbp-chat: serving on http://{host}:{port}  (widget: http://{host}:{port}/embed-demo)")
     uvicorn.run(
         create_app(settings, engine), host=host, port=port, log_level="warning", access_log=False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 
 from clbp_chat.answer import Engine
 from clbp_chat.config import Settings
@@ -12,6 +13,9 @@ from clbp_chat.web.security import RateLimiter
 
 # /healthz checks the index itself at most this often (a load balancer may poll every second).
 HEALTH_TTL_SECONDS = 5.0
+# Answer ids remembered for feedback: ratings name an answer this server gave, never an invented
+# id. At 30 questions a minute per client this is hours of traffic, in about 5 MB.
+ISSUED_ANSWERS = 50_000
 
 
 class EngineState:
@@ -25,6 +29,19 @@ class EngineState:
         self.limiter = RateLimiter(settings.rate_limit)
         self._lock = threading.Lock()
         self._checked_at = 0.0
+        self._issued: OrderedDict[str, None] = OrderedDict()
+        self._issued_lock = threading.Lock()
+
+    def issued(self, answer_id: str) -> None:
+        """Remember an answer this server gave, so feedback can name it."""
+        with self._issued_lock:
+            self._issued[answer_id] = None
+            while len(self._issued) > ISSUED_ANSWERS:
+                self._issued.popitem(last=False)
+
+    def was_issued(self, answer_id: str | None) -> bool:
+        with self._issued_lock:
+            return answer_id is not None and answer_id in self._issued
 
     @property
     def build_name(self) -> str:
@@ -55,6 +72,25 @@ class EngineState:
                 self.error = str(exc)
 
     def load_in_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.load, name="clbp-load-index", daemon=True)
+        thread = threading.Thread(target=self._load_then_watch, name="clbp-load-index", daemon=True)
         thread.start()
         return thread
+
+    def _load_then_watch(self) -> None:
+        """Load, then look for a newer build every ``reload_seconds`` with no question needed, so
+        /healthz names the live build and the first question after an ingest gets the new one."""
+        self.load()
+        every = self.settings.reload_seconds
+        while every:
+            time.sleep(every)
+            try:
+                if not self.ready:
+                    self.load()  # a build repaired while the server was idle
+                self.engine.live_index()
+            except Exception:  # noqa: BLE001 - keep serving the loaded build; /healthz reports
+                continue
+
+    @property
+    def faults(self) -> list[str]:
+        """Parts that are broken but do not stop answers (a log that cannot be written)."""
+        return [self.engine.log_error] if self.engine.log_error else []

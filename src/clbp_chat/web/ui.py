@@ -60,7 +60,6 @@ SCROLL_TO_ANSWER = """() => {
   const last = rows[rows.length - 1];
   if (last) last.scrollIntoView({block: 'start', behavior: 'instant'});
 }"""
-OUTCOME_KEY = "clbp_outcome"
 
 
 SOURCES_HEADING = "\n\n**Sources**\n"
@@ -91,64 +90,74 @@ def with_sources(result: Answer) -> str:
     return result.answer + SOURCES_HEADING + "\n".join(blocks)
 
 
-def history_of(chat: list[dict]) -> list[dict[str, str]]:
-    """The conversation as the library wants it: user and answer texts, without the sources."""
-    turns = []
-    for message in chat:
-        content = message.get("content")
-        if isinstance(content, str) and message.get("role") in ("user", "assistant"):
-            turns.append({"role": message["role"], "content": content.split(SOURCES_HEADING)[0]})
-    return turns
-
-
 def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
+    """The chat. Only text travels from the browser: the conversation so far lives in server-side
+    session state (``gr.State``), and the chat window is output only. A chat history sent by the
+    client is never read, so a file item in it cannot make Gradio copy a server file (the
+    file-read hole of issue 16)."""
     texts = messages(state.settings)
 
     def respond(
-        question: str, chat: list[dict], rated: dict, request: gr.Request
-    ) -> Iterator[tuple[str, list[dict], dict]]:
-        chat = list(chat or [])
-        rated = dict(rated or {})
-        history = history_of(chat)
-        chat.append({"role": "user", "content": question})
+        question: str, turns: list[dict], shown: list[dict], rated: dict, request: gr.Request
+    ) -> Iterator[tuple[str, list[dict], list[dict], list[dict], dict]]:
+        turns, shown, rated = list(turns or []), list(shown or []), dict(rated or {})
+        question = question if isinstance(question, str) else ""
+        if not question.strip():
+            yield question, shown, turns, shown, rated  # an empty submit changes nothing
+            return
+        shown.append({"role": "user", "content": question})
         peer = request.client.host if request and request.client else None
         headers = dict(request.headers) if request else {}
         if not state.limiter.allow(client_address(state.settings, peer, headers)):
-            chat.append({"role": "assistant", "content": str(texts["rate_limited"])})
-            yield "", chat, rated
+            shown.append({"role": "assistant", "content": str(texts["rate_limited"])})
+            yield "", shown, turns, shown, rated
             return
         if not state.ready:
             state.load()
         try:
-            result = state.engine.answer(question, history)
+            result = state.engine.answer(question, turns)
         except InvalidQuestion as exc:
-            chat.append({"role": "assistant", "content": f"Sorry: {exc}."})
-            yield "", chat, rated
+            shown.append({"role": "assistant", "content": f"Sorry: {exc}."})
+            yield "", shown, turns, shown, rated
             return
-        except ClbpError as exc:
-            chat.append({"role": "assistant", "content": f"The assistant is unavailable: {exc}"})
-            yield "", chat, rated
+        except ClbpError:
+            shown.append({"role": "assistant", "content": str(texts["unavailable"])})
+            yield "", shown, turns, shown, rated
             return
         # One update, not a word-by-word stream: the chat's live region then announces each answer
         # once to a screen reader (answers take milliseconds; streaming was only for show).
-        chat.append({"role": "assistant", "content": with_sources(result)})
-        rated[str(len(chat) - 1)] = {
+        turns += [
+            {"role": "user", "content": result.question},
+            {"role": "assistant", "content": result.answer},
+        ]
+        shown.append({"role": "assistant", "content": with_sources(result)})
+        rated[str(len(shown) - 1)] = {
             "answer_id": result.answer_id,
             "outcome": result.outcome,
             "doc_ids": list(dict.fromkeys(c.doc_id for c in result.citations)),
         }
-        yield "", chat, rated
+        state.issued(result.answer_id)
+        yield "", shown, turns, shown, rated
 
-    def feedback(data: gr.LikeData, rated: dict) -> None:
+    def feedback(data: gr.LikeData, rated: dict, request: gr.Request) -> None:
+        peer = request.client.host if request and request.client else None
+        headers = dict(request.headers) if request else {}
+        if not state.limiter.allow(client_address(state.settings, peer, headers)):
+            return
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-        answer = (rated or {}).get(str(index), {})
-        record_feedback(
-            state,
-            "up" if data.liked else "down",
-            answer.get("outcome"),
-            answer.get("doc_ids", []),
-            answer.get("answer_id"),
-        )
+        answer = (rated or {}).get(str(index))
+        if not answer:  # only answers this session was given can be rated
+            return
+        try:
+            record_feedback(
+                state,
+                "up" if data.liked else "down",
+                answer.get("outcome"),
+                answer.get("doc_ids", []),
+                answer.get("answer_id"),
+            )
+        except OSError:
+            gr.Warning(str(texts["feedback_failed"]))
 
     with gr.Blocks(
         title="Stem cells for back pain: what the studies say", analytics_enabled=False
@@ -186,13 +195,13 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
             elem_id="clbp-question",
             autofocus=not embed,
         )
-        rated = gr.State({})
-        box.submit(respond, [box, chatbot, rated], [box, chatbot, rated]).then(
-            None, None, None, js=SCROLL_TO_ANSWER
-        )
+        turns, shown, rated = gr.State([]), gr.State([]), gr.State({})
+        box.submit(
+            respond, [box, turns, shown, rated], [box, chatbot, turns, shown, rated]
+        ).then(None, None, None, js=SCROLL_TO_ANSWER)
         for button in starters:
-            button.click(respond, [button, chatbot, rated], [box, chatbot, rated]).then(
-                None, None, None, js=SCROLL_TO_ANSWER
-            )
+            button.click(
+                respond, [button, turns, shown, rated], [box, chatbot, turns, shown, rated]
+            ).then(None, None, None, js=SCROLL_TO_ANSWER)
         chatbot.like(feedback, [rated], None)
     return ui
