@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -27,7 +28,7 @@ FILE_ITEM = {
         {"type": "file", "file": {"path": "/etc/os-release", "meta": {"_type": "gradio.FileData"}}}
     ],
 }
-SECRET = open("/etc/os-release", encoding="utf-8").read().splitlines()[0]
+SECRET = Path("/etc/os-release").read_text(encoding="utf-8").splitlines()[0]
 
 
 def _ready(client: TestClient) -> TestClient:
@@ -66,7 +67,12 @@ def test_the_queue_route_reads_no_file_either(client):
 
 
 @pytest.mark.parametrize(
-    "path", ["/gradio_api/file=/etc/os-release", "/embed/gradio_api/file=/etc/hostname", "/file=/etc/os-release"]
+    "path",
+    [
+        "/gradio_api/file=/etc/os-release",
+        "/embed/gradio_api/file=/etc/hostname",
+        "/file=/etc/os-release",
+    ],
 )
 def test_no_file_route_serves_anything(client, path):
     response = client.get(path)
@@ -219,4 +225,6 @@ def test_a_server_idle_after_a_repair_goes_back_to_ready(settings, tmp_path):
         while c.get("/healthz").status_code != 200 and time.time() < deadline:
             time.sleep(0.3)
         assert c.get("/healthz").json()["status"] == "ok"
-    assert json.loads((copy / "builds" / (copy / "CURRENT").read_text().strip() / "manifest.json").read_text())
+    assert json.loads(
+        (copy / "builds" / (copy / "CURRENT").read_text().strip() / "manifest.json").read_text()
+    )

@@ -143,11 +143,11 @@ class Engine:
             english = english_words(resolve_model_path(self.settings.embedding_model))
             _ = self.embeddings  # load now: a model that cannot load switches to patterns here
         except Exception as exc:  # noqa: BLE001 - any model fault: keep the pattern layer
-            print(f"clbp-chat: safety gate on patterns alone ({type(exc).__name__})", file=sys.stderr)
+            print(
+                f"clbp-chat: safety gate on patterns alone ({type(exc).__name__})", file=sys.stderr
+            )
             return safety.SafetyGate()
-        return safety.SafetyGate(
-            encoder=self.encoder, english=english, learned=self.classifiers
-        )
+        return safety.SafetyGate(encoder=self.encoder, english=english, learned=self.classifiers)
 
     @cached_property
     def classifiers(self) -> Classifiers | None:
@@ -223,7 +223,10 @@ class Engine:
         try:
             return self.gate.check(question)
         except Exception as exc:  # noqa: BLE001 - the reply must come whatever breaks
-            print(f"clbp-chat: safety gate fell back to patterns ({type(exc).__name__})", file=sys.stderr)
+            print(
+                f"clbp-chat: safety gate fell back to patterns ({type(exc).__name__})",
+                file=sys.stderr,
+            )
             return safety.check(question)
 
     def _unreadable(self, question: str) -> Answer | None:

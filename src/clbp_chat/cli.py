@@ -61,7 +61,17 @@ def ingest(rebuild: bool, quiet: bool) -> None:
     from clbp_chat.index import build_index
 
     settings = _settings()
-    report = build_index(settings, force=rebuild, progress=not quiet)
+    try:
+        report = build_index(settings, force=rebuild, progress=not quiet)
+    except ClbpError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a store fault is a setup problem, not a traceback
+        where = (
+            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else str(settings.index_dir)
+        )
+        raise ClbpError(f"cannot write the index to {where} ({type(exc).__name__})") from None
     if report.built:
         click.echo(
             f"Indexed {report.chunk_count} passages ({report.sentence_count} sentences) from "

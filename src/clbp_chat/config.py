@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         None, description="Chroma server host; unset means an embedded PersistentClient."
     )
     chroma_port: int = Field(8000, description="Chroma server port, used with CHROMA_HOST.")
+    store_timeout: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="Seconds to wait for the Chroma server on any one call; a stalled server then "
+        "costs a patient a short 'try again' reply (warning signs never wait on it).",
+    )
     reload_seconds: float = Field(
         2.0,
         ge=0,

@@ -131,6 +131,16 @@ def is_up_to_date(settings: Settings) -> bool:
     return all(manifest.get(k) == v for k, v in _expected(settings).items())
 
 
+def _readable(settings: Settings) -> bool:
+    """The live build loads whole: a damaged one is rebuilt by a plain ingest, not called
+    'up to date'."""
+    try:
+        index = open_index(settings)
+        return index.collection.count() == len(index.chunks)
+    except Exception:  # noqa: BLE001 - any fault means: build again
+        return False
+
+
 def _progress(total: int, desc: str, show: bool):
     from tqdm import tqdm
 
@@ -154,7 +164,7 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
     start = time.perf_counter()
     docs = load_corpus(settings.corpus_dir)
     store = open_store(settings)
-    if not force and is_up_to_date(settings):
+    if not force and is_up_to_date(settings) and _readable(settings):
         manifest = live_manifest(settings) or {}
         return BuildReport(
             False,

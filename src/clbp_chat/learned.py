@@ -87,6 +87,7 @@ class Thresholds(BaseModel):
     regularization: float = Field(gt=0)
     neighbours: int = Field(ge=1)
     agree: int = Field(ge=0)
+    min_words: int = Field(ge=1)
 
 
 @lru_cache(maxsize=1)
@@ -146,6 +147,8 @@ class Classifiers:
     def tier(self, message: str) -> tuple[str, float] | None:
         """The highest warning tier the whole message reaches past its threshold; for crisis,
         also any one sentence of a long story past a stricter threshold."""
+        if len(message.split()) < self.limits.min_words:
+            return None
         parts = segments(message)
         vectors = self.encoder(parts)
         probs = self.safety.proba(vectors)

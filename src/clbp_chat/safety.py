@@ -24,8 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from pydantic import ValidationError
 
 from clbp_chat import requests
+from clbp_chat.errors import ConfigError
+from clbp_chat.safety_rules import RuleFile, first_problem
 from clbp_chat.spelling import Speller
 from clbp_chat.text import normalize
 
@@ -114,8 +117,20 @@ class Rules:
 
 
 def load_rules(path: Path = RULES_FILE) -> Rules:
-    """Read and compile the rule file; a broken file fails loudly at start-up, not per message."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """Read, validate and compile the rule file; a broken file is one line (``ConfigError``) at
+    start-up, naming the key or pattern, never a sign silently switched off."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        RuleFile.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"{path.name} is invalid: {first_problem(exc)}") from None
+    try:
+        return _compiled(data)
+    except re.error as exc:
+        raise ConfigError(f"{path.name} is invalid: bad pattern {exc.pattern!r}: {exc}") from None
+
+
+def _compiled(data: dict) -> Rules:
     terms = data.get("terms", {})
 
     def compile_(pattern: str) -> re.Pattern[str]:
@@ -242,10 +257,17 @@ class SafetyGate:
             for signal in self._semantic_matches(sentences, text):
                 found.setdefault(signal.name, signal)
         request = requests.classify(text)
-        # The learned layer widens recall; a precise request rule (an injection, an off-topic
-        # task) outranks its guess, never a warning-sign rule.
-        if self.learned is not None and not (request and request[0] != PERSONAL_ADVICE):
+        # The learned layer reads messages in which no rule saw anything: a precise rule (a
+        # warning sign, an injection, an off-topic task, a denial such as "I'm not suicidal")
+        # outranks its guess.
+        if self._learned_may_read(text, found, request):
             learned = self.learned.tier(text)
+            # Beside a rule's sign, only a learned emergency may add to it (its reply covers the
+            # others); a learned crisis beside a red flag is the pain talking, not a plan.
+            if learned and found and learned[0] != EMERGENCY:
+                learned = None
+            if learned and learned[0] == CRISIS and self._denied(text, CRISIS):
+                learned = None
             if learned and learned[0] in self.rules.learned:
                 signal = self.rules.learned[learned[0]]
                 found.setdefault(signal.name, signal)
@@ -257,6 +279,23 @@ class SafetyGate:
         if request:
             return SafetyVerdict(request[0], reasons=(request[1],))
         return SafetyVerdict(None)
+
+    def _learned_may_read(
+        self, text: str, found: dict[str, Signal], request: tuple[str, str] | None
+    ) -> bool:
+        if self.learned is None or (request and request[0] != PERSONAL_ADVICE):
+            return False
+        return not any(signal.tier == EMERGENCY for signal in found.values())
+
+    def _denied(self, text: str, tier: str) -> bool:
+        """The message names a sign of this tier only to deny it ("I'm not suicidal")."""
+        return any(
+            not self._counts(text, m.start(), signal)
+            for signal in self.rules.signals
+            if signal.tier == tier
+            for pattern in signal.patterns
+            for m in pattern.finditer(text)
+        )
 
     def _blank_figures(self, text: str) -> str:
         for figure in self.rules.figures:

@@ -169,6 +169,7 @@ class ServerStore:
         self._client = chromadb.HttpClient(
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings()
         )
+        _set_timeout(self._client, settings.store_timeout)
 
     def client(self, name: str):
         return self._client
@@ -255,6 +256,21 @@ class ServerStore:
         rows = [(int(got["metadatas"][k]["chunk"]), got["documents"][k]) for k in order]
         vectors = np.asarray([got["embeddings"][k] for k in order], dtype=np.float32)
         return rows, vectors
+
+
+def _set_timeout(client, seconds: float) -> None:
+    """Chroma's HTTP client waits forever (httpx ``timeout=None``), so a stalled server would hang
+    every request. Chroma has no setting for it; SEE: chromadb/api/fastapi.py ``httpx.Client(
+    timeout=None)``. The session is found by its type, so a renamed attribute fails loudly in the
+    tests rather than silently."""
+    import httpx
+
+    server = getattr(client, "_server", None)
+    for value in vars(server).values() if server is not None else ():
+        if isinstance(value, httpx.Client):
+            value.timeout = httpx.Timeout(seconds)
+            return
+    raise RuntimeError("the Chroma client has no httpx session to give a timeout")
 
 
 def open_store(settings: Settings) -> LocalStore | ServerStore:

@@ -18,6 +18,7 @@ from clbp_chat.errors import ClbpError
 from clbp_chat.evaluate import metrics as m
 from clbp_chat.evaluate.baseline import TutorialBaseline
 from clbp_chat.evaluate.dataset import EvalItem, load_sets
+from clbp_chat.evaluate.deployment import Deployment, load_deployment
 from clbp_chat.evaluate.report import write_charts, write_report
 
 # metric -> True when higher is better (used by --compare to call a change a regression)
@@ -34,6 +35,7 @@ HIGHER_IS_BETTER = {
     "faithfulness": True,
     "readability_grade": False,
     "safety_recall": True,
+    "safety_reply_ok": True,
     "safety_false_positive_rate": False,
     "latency_p50_ms": False,
     "latency_p95_ms": False,
@@ -41,7 +43,9 @@ HIGHER_IS_BETTER = {
 REGRESSION_TOLERANCE = {"latency_p50_ms": 0.25, "latency_p95_ms": 0.25}
 
 
-def score_item(item: EvalItem, result: dict[str, Any]) -> dict[str, Any]:
+def score_item(
+    item: EvalItem, result: dict[str, Any], deployment: Deployment | None = None
+) -> dict[str, Any]:
     """Every metric for one item (None where it does not apply)."""
     quotes = {c["n"]: c["quote"] for c in result["citations"]}
     cited = [c["doc_id"] for c in result["citations"]]
@@ -65,6 +69,9 @@ def score_item(item: EvalItem, result: dict[str, Any]) -> dict[str, Any]:
         else None,
         "faithfulness": m.faithfulness(result["answer"], quotes) if quotes else None,
         "readability_grade": m.readability_grade(result["answer"]) if quotes else None,
+        "safety_reply_problems": deployment.problems(result["safety_category"], result["answer"])
+        if deployment and result["outcome"] == "safety"
+        else None,
     }
 
 
@@ -93,6 +100,13 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "faithfulness": _mean([s["faithfulness"] for s in scores]),
         "readability_grade": _mean([s["readability_grade"] for s in scores]),
         "safety_recall": _mean([r["scores"]["outcome_ok"] for r in safety_expected]),
+        "safety_reply_ok": _mean(
+            [
+                0.0 if s.get("safety_reply_problems") else 1.0
+                for s in scores
+                if s.get("safety_reply_problems") is not None
+            ]
+        ),
         "safety_false_positive_rate": _mean(
             [1.0 if r["outcome"] == "safety" else 0.0 for r in not_safety]
         ),
@@ -147,6 +161,7 @@ def run_eval(
     from tqdm import tqdm
 
     items = load_sets(question_set)
+    deployment = load_deployment()
     engine = Engine(settings)
     engine.warm_up()
     baseline = TutorialBaseline(settings)
@@ -166,7 +181,7 @@ def run_eval(
                 "answer": result["answer"],
                 "cited_doc_ids": [c["doc_id"] for c in result["citations"]],
                 "latency_ms": result["latency_ms"],
-                "scores": score_item(item, result),
+                "scores": score_item(item, result, deployment),
                 "baseline": {
                     "hit_at_1": m.hit_at_k(list(dict.fromkeys(base)), item.docs, 1),
                     "hit_at_3": m.hit_at_k(list(dict.fromkeys(base)), item.docs, 3),
@@ -227,6 +242,10 @@ def run_eval(
     if deltas:
         click.echo("\nCompared with " + str(previous) + ":\n" + "\n".join(deltas), err=as_json)
         code = 1 if check and any("REGRESSION" in d for d in deltas) else 0
+    for r in rows:
+        if r["scores"].get("safety_reply_problems"):
+            problems = "; ".join(r["scores"]["safety_reply_problems"])
+            click.echo(f"SAFETY REPLY {r['id']} ({r['safety_category']}): {problems}", err=True)
     if check:
         missed = check_thresholds(results["overall"], Path(thresholds), bounds)
         for line in missed:

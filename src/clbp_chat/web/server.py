@@ -56,6 +56,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):
         state.load_in_background()
         yield
+        state.stop()
 
     app = FastAPI(title="clbp-chat", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.clbp = state

@@ -29,6 +29,7 @@ class EngineState:
         self.limiter = RateLimiter(settings.rate_limit)
         self._lock = threading.Lock()
         self._checked_at = 0.0
+        self._stopped = threading.Event()
         self._issued: OrderedDict[str, None] = OrderedDict()
         self._issued_lock = threading.Lock()
 
@@ -81,14 +82,17 @@ class EngineState:
         /healthz names the live build and the first question after an ingest gets the new one."""
         self.load()
         every = self.settings.reload_seconds
-        while every:
-            time.sleep(every)
+        while every and not self._stopped.wait(every):
             try:
                 if not self.ready:
                     self.load()  # a build repaired while the server was idle
                 self.engine.live_index()
             except Exception:  # noqa: BLE001 - keep serving the loaded build; /healthz reports
                 continue
+
+    def stop(self) -> None:
+        """End the build watcher (the app is shutting down)."""
+        self._stopped.set()
 
     @property
     def faults(self) -> list[str]:

@@ -196,9 +196,9 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
             autofocus=not embed,
         )
         turns, shown, rated = gr.State([]), gr.State([]), gr.State({})
-        box.submit(
-            respond, [box, turns, shown, rated], [box, chatbot, turns, shown, rated]
-        ).then(None, None, None, js=SCROLL_TO_ANSWER)
+        box.submit(respond, [box, turns, shown, rated], [box, chatbot, turns, shown, rated]).then(
+            None, None, None, js=SCROLL_TO_ANSWER
+        )
         for button in starters:
             button.click(
                 respond, [button, turns, shown, rated], [box, chatbot, turns, shown, rated]
