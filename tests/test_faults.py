@@ -228,3 +228,93 @@ def test_a_server_idle_after_a_repair_goes_back_to_ready(settings, tmp_path):
     assert json.loads(
         (copy / "builds" / (copy / "CURRENT").read_text().strip() / "manifest.json").read_text()
     )
+
+
+@pytest.fixture
+def stalled_server():
+    """A TCP port that accepts connections and never answers: a stalled Chroma server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
+def test_a_stalled_chroma_server_costs_seconds_not_forever(settings, stalled_server):
+    from clbp_chat.index import live_build_name
+
+    stalled = settings.model_copy(
+        update={"chroma_host": "127.0.0.1", "chroma_port": stalled_server, "store_timeout": 1.0}
+    )
+    start = time.perf_counter()
+    with pytest.raises(Exception):  # noqa: B017 - any error, as long as it comes
+        live_build_name(stalled)
+    assert time.perf_counter() - start < 10
+
+
+def test_ingest_with_chroma_down_is_one_line(monkeypatch, stalled_server):
+    monkeypatch.setenv("CLBP_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CLBP_CHROMA_PORT", str(stalled_server))
+    monkeypatch.setenv("CLBP_STORE_TIMEOUT", "1")
+    result = CliRunner().invoke(main, ["ingest", "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Chroma server" in result.output
+
+
+def test_plain_ingest_repairs_a_damaged_build(settings, tmp_path):
+    from clbp_chat.index import build_index
+
+    copy = tmp_path / "index"
+    shutil.copytree(settings.index_dir, copy)
+    build = copy / "builds" / (copy / "CURRENT").read_text().strip()
+    with open(build / "chroma" / "chroma.sqlite3", "r+b") as fh:
+        fh.truncate(4096)
+    report = build_index(settings.model_copy(update={"index_dir": copy}), progress=False)
+    assert report.built
+
+
+def test_orphaned_partial_exports_are_removed(tmp_path):
+    from clbp_chat.onnx_model import ORPHAN_SECONDS, _remove_orphans
+
+    old, fresh = tmp_path / "a.onnx.tmp", tmp_path / "b.onnx.tmp"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(old, (time.time() - ORPHAN_SECONDS - 5,) * 2)
+    _remove_orphans(tmp_path)
+    assert not old.exists() and fresh.exists()
+
+
+def test_a_body_that_trickles_in_gets_408(engine):
+    import anyio
+
+    from clbp_chat.web.security import GuardMiddleware
+
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        await receive()
+
+    async def slow_receive():
+        await anyio.sleep(5)
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    guard = GuardMiddleware(
+        app, engine.settings.model_copy(update={"body_timeout": 0.2}), RateLimiter(0)
+    )
+    scope = {"type": "http", "path": "/api/ask", "method": "POST", "headers": []}
+    anyio.run(guard, scope, slow_receive, send)
+    assert sent[0]["status"] == 408
+
+
+def test_healthz_names_a_model_that_could_not_load(settings, tmp_path):
+    broken = settings.model_copy(
+        update={"embedding_model": str(tmp_path / "no-model"), "data_dir": tmp_path / "d"}
+    )
+    with TestClient(create_app(broken, Engine(broken))) as c:
+        time.sleep(1)
+        body = c.get("/healthz").json()
+        emergency = c.post("/api/ask", json={"question": "I've wet myself and can't feel my bum"})
+    assert emergency.json()["safety_category"] == "emergency"
+    assert "model" in json.dumps(body)

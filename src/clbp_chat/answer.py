@@ -12,6 +12,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 
 from clbp_chat import safety
@@ -77,6 +78,18 @@ def validate_history(history: object, settings: Settings) -> list[dict[str, str]
             {"role": item["role"], "content": item["content"][: 4 * settings.max_question_chars]}
         )
     return checked
+
+
+@dataclass
+class Triage:
+    """A message after the stages that need nothing but the message: cleaned, and its reply when
+    the gate or the readability check gives one (``reply`` is None: the library answers)."""
+
+    question: str
+    history: list[dict[str, str]]
+    verdict: safety.SafetyVerdict
+    reply: Answer | None
+    started: float
 
 
 class Engine:
@@ -173,17 +186,41 @@ class Engine:
         self._answer("warm up", [])
 
     def answer(self, question: str, history: Sequence[dict] = ()) -> Answer:
+        """The whole pipeline: triage first, then the library when triage has no reply."""
+        triaged = self.triage(question, history)
+        return triaged.reply or self.from_library(triaged)
+
+    def triage(self, question: str, history: Sequence[dict] = ()) -> Triage:
+        """Validate, then the safety gate and the readability check: everything that needs no
+        index, store or log. A server runs this on its event loop, so a warning sign is answered
+        even while every worker thread waits on a stalled store."""
         start = time.perf_counter()
         cleaned = validate_question(question, self.settings)
         turns = validate_history(list(history), self.settings)
-        result = self._answer(cleaned, turns)
-        result.latency_ms = (time.perf_counter() - start) * 1000
+        verdict = self._check(cleaned)
+        reply = self._early_reply(cleaned, verdict)
+        triaged = Triage(cleaned, turns, verdict, reply, start)
+        if reply is not None:
+            self._finish(triaged, reply)
+        return triaged
+
+    def from_library(self, triaged: Triage) -> Answer:
+        """Understand, route, retrieve, select and compose for a message triage let through."""
+        result = self._library(triaged.question, triaged.history, triaged.verdict)
+        return self._finish(triaged, result)
+
+    def _finish(self, triaged: Triage, result: Answer) -> Answer:
+        result.latency_ms = (time.perf_counter() - triaged.started) * 1000
         self.log_error = log_question(self.settings, result)
         return result
 
     def _answer(self, question: str, history: list[dict[str, str]]) -> Answer:
         """The stages in the order they run: gate, readability, understand, route, compose."""
         verdict = self._check(question)
+        return self._early_reply(question, verdict) or self._library(question, history, verdict)
+
+    def _early_reply(self, question: str, verdict: safety.SafetyVerdict) -> Answer | None:
+        """The gate's and the readability check's reply, when the message gets one."""
         if verdict.category in (safety.EMERGENCY, safety.URGENT, safety.CRISIS):
             return self._safety_reply(question, verdict)
         unreadable = self._unreadable(question)
@@ -192,10 +229,16 @@ class Engine:
         if verdict.category in (safety.PROMPT_INJECTION, safety.OUT_OF_SCOPE):
             text = with_examples(self.settings, verdict.category)
             return Answer(question, "safety", text, [], verdict.category, verdict.signal)
+        return None
 
+    def _library(
+        self, question: str, history: list[dict[str, str]], verdict: safety.SafetyVerdict
+    ) -> Answer:
         index = self.live_index()
         query = read_message(question, history, index)
         query.vector = self.encoder([query.embed_text])[0]
+        if self.classifiers is not None:
+            query.aspect = self.classifiers.aspect(question)
         common = {"standalone_question": query.standalone}
         route = self._route(question, query, verdict)
         if route == "small_talk":

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted; bigger ones get 413 before they are read.",
     )
+    body_timeout: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds the server waits for each piece of a request body before it answers "
+        "408 (a body trickled in slowly holds no worker); 0 waits forever. Slow headers are for "
+        "the reverse proxy in front (nginx client_header_timeout).",
+    )
     rate_limit: int = Field(
         30,
         ge=0,

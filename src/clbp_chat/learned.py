@@ -30,9 +30,20 @@ from clbp_chat.text import normalize
 
 BANKS = Path(__file__).with_name("banks")
 SETTINGS_FILE = Path(__file__).with_name("learned.yaml")
-FORMAT = "2"  # bump when the saved arrays change shape or meaning
+FORMAT = "3"  # bump when the saved arrays change shape or meaning
 TIERS = ("none", "emergency", "urgent", "crisis")
 ROUTES = ("answer", "not_covered", "personal_advice", "small_talk")
+ASPECTS = (
+    "results",
+    "who",
+    "design",
+    "safety",
+    "duration",
+    "cells",
+    "strength",
+    "term",
+    "opioids",
+)
 _SENTENCES = re.compile(r"(?<=[.!?\n])\s+|\n+")
 
 Encoder = Callable[[list[str]], np.ndarray]
@@ -46,7 +57,9 @@ class BankMessage(BaseModel):
     alarm: str = Field(pattern="^(none|emergency|urgent|crisis)$")
     route: str | None = Field(None, pattern="^(answer|not_covered|personal_advice|small_talk)$")
     study: str | None = None
-    aspect: str | None = None
+    aspect: str | None = Field(
+        None, pattern="^(results|who|design|safety|duration|cells|strength|term|opioids)$"
+    )
 
 
 class Bank(BaseModel):
@@ -84,6 +97,7 @@ class Thresholds(BaseModel):
     not_covered: float = Field(ge=0, le=1)
     personal_advice: float = Field(ge=0, le=1)
     small_talk: float = Field(ge=0, le=1)
+    aspect: float = Field(ge=0, le=1)
     regularization: float = Field(gt=0)
     neighbours: int = Field(ge=1)
     agree: int = Field(ge=0)
@@ -135,6 +149,7 @@ class Classifiers:
 
     safety: Head
     route_head: Head
+    aspect_head: Head
     encoder: Encoder
     limits: Thresholds
     # The banks' own vectors and tiers: a tier counts only when most of the message's nearest
@@ -166,6 +181,13 @@ class Classifiers:
                 return "crisis", float(probs[row, crisis])
         return None
 
+    def aspect(self, message: str) -> str | None:
+        """What a question for the library asks about (results, who took part, safety...), when
+        the head is sure; selection then reads that section of the study first."""
+        probs = self.aspect_head.proba(self.encoder([normalize(message).strip()]))[0]
+        best = int(np.argmax(probs))
+        return self.aspect_head.classes[best] if probs[best] >= self.limits.aspect else None
+
     def _neighbours_agree(self, vector: np.ndarray, tier: int) -> bool:
         nearest = np.argsort(-(self.bank_vectors @ vector))[: self.limits.neighbours]
         return int((self.bank_tiers[nearest] == tier).sum()) >= self.limits.agree
@@ -186,7 +208,7 @@ class Classifiers:
 
 
 def train(banks: Iterable[Bank], encoder: Encoder, limits: Thresholds) -> Classifiers:
-    """Fit both heads on the given writers' messages."""
+    """Fit the three heads on the given writers' messages."""
     rows = [m for bank in banks for m in bank.messages]
     vectors = encoder([normalize(m.text).strip() for m in rows])
     safety = fit_head(vectors, [m.alarm for m in rows], TIERS, limits.regularization)
@@ -194,11 +216,17 @@ def train(banks: Iterable[Bank], encoder: Encoder, limits: Thresholds) -> Classi
     route = fit_head(
         vectors[routed], [rows[i].route for i in routed], ROUTES, limits.regularization
     )
+    asked = [i for i in routed if rows[i].route == "answer" and rows[i].aspect]
+    aspect = fit_head(
+        vectors[asked], [rows[i].aspect for i in asked], ASPECTS, limits.regularization
+    )
     tiers = np.array([TIERS.index(m.alarm) for m in rows], dtype=np.int8)
     routes = np.array(
         [ROUTES.index(m.route) if m.alarm == "none" and m.route else -1 for m in rows], np.int8
     )
-    return Classifiers(safety, route, encoder, limits, vectors.astype(np.float32), tiers, routes)
+    return Classifiers(
+        safety, route, aspect, encoder, limits, vectors.astype(np.float32), tiers, routes
+    )
 
 
 def fingerprint(settings: Settings) -> str:
@@ -236,6 +264,8 @@ def _write(path: Path, fitted: Classifiers) -> None:
                 safety_b=fitted.safety.bias,
                 route_w=fitted.route_head.weights,
                 route_b=fitted.route_head.bias,
+                aspect_w=fitted.aspect_head.weights,
+                aspect_b=fitted.aspect_head.bias,
                 bank_vectors=fitted.bank_vectors,
                 bank_tiers=fitted.bank_tiers,
                 bank_routes=fitted.bank_routes,
@@ -249,5 +279,6 @@ def _read(path: Path, encoder: Encoder, limits: Thresholds) -> Classifiers:
     with np.load(path) as data:
         safety = Head(TIERS, data["safety_w"], data["safety_b"])
         route = Head(ROUTES, data["route_w"], data["route_b"])
+        aspect = Head(ASPECTS, data["aspect_w"], data["aspect_b"])
         vectors, tiers, routes = data["bank_vectors"], data["bank_tiers"], data["bank_routes"]
-    return Classifiers(safety, route, encoder, limits, vectors, tiers, routes)
+    return Classifiers(safety, route, aspect, encoder, limits, vectors, tiers, routes)

@@ -10,10 +10,12 @@ the model folder's ``modules.json``) are done here in numpy. Tokenising uses the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +98,7 @@ def export(model_path: Path, target: Path) -> None:
     sample = torch.ones((1, 4), dtype=torch.int64)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(target.parent)
         handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
         os.close(handle)
     except OSError as exc:
@@ -121,6 +124,20 @@ def export(model_path: Path, target: Path) -> None:
         raise OnnxUnsupported(f"export failed ({type(exc).__name__}: {exc})") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+# An export in progress is written in well under this; an older partial file is an orphan of an
+# export that was killed (about 90 MB each).
+ORPHAN_SECONDS = 600
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Delete partial exports left by a killed process; a fresh one may be another's, in progress."""
+    now = time.time()
+    for partial in folder.glob("*.onnx.tmp"):
+        with contextlib.suppress(OSError):
+            if now - partial.stat().st_mtime > ORPHAN_SECONDS:
+                partial.unlink()
 
 
 class OnnxSentenceModel:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from clbp_chat.corpus import STRENGTH_SECTION
 from clbp_chat.index import Index
@@ -51,6 +53,10 @@ _SAME_COUNT = {
     **dict.fromkeys(["were", "was", "are", "took", "joined", "got", "had", "in", "of"], _PEOPLE),
     **dict.fromkeys(["places", "sites", "centres", "centers", "hospitals", "clinics"], _PLACES),
 }
+# The sections that answer what the question asks about (aspects.yaml) come first among what
+# already counts as evidence.
+ASPECT_BONUS = 0.2
+ASPECTS_FILE = Path(__file__).with_name("aspects.yaml")
 NEAR_BEST = 0.15
 DUPLICATE_COSINE = 0.9
 
@@ -161,6 +167,8 @@ def select_sentences(
     # better than its passage as a whole does.
     dense = index.sentence_vectors @ query.vector
     rows = list(dict.fromkeys(rows + [int(r) for r in np.argsort(-dense)[:SENTENCE_CANDIDATES]]))
+    aspect_rows = _aspect_rows(index, query)
+    rows = list(dict.fromkeys(rows + sorted(aspect_rows)))
     if query.focus:
         rows = [r for r in rows if _about_focus(index, r, query.focus)]
     if not _asks_about_claims(index, query):
@@ -178,6 +186,7 @@ def select_sentences(
     if best < min_evidence:
         return Selection([], best)
     scores = relevance + _nudges(index, query, rows)
+    scores += np.array([ASPECT_BONUS if r in aspect_rows else 0.0 for r in rows])
     ranked = sorted(zip(rows, scores, strict=True), key=lambda rs: rs[1], reverse=True)
     top = float(ranked[0][1])
     chosen: list[int] = []
@@ -189,6 +198,30 @@ def select_sentences(
             continue
         chosen.append(row)
     return Selection(chosen, best)
+
+
+@lru_cache(maxsize=1)
+def _aspect_sections() -> dict[str, dict[str, list[str]]]:
+    return yaml.safe_load(ASPECTS_FILE.read_text(encoding="utf-8"))
+
+
+def _aspect_rows(index: Index, query: Query) -> set[int]:
+    """Sentence rows of the sections that answer the question's aspect, for the named studies
+    (or the comparison when it names none)."""
+    if not query.aspect:
+        return set()
+    table = _aspect_sections()
+    types = index.manifest.get("doc_types", {})
+    studies = {d for d in query.focus if types.get(d) == "study"}
+    headings = set(table["study" if studies else "overall"].get(query.aspect, []))
+    if not headings or (query.focus and not studies):
+        return set()
+    out: set[int] = set()
+    for pos, chunk in enumerate(index.chunks):
+        wanted = chunk.doc_id in studies if studies else chunk.doc_type == "comparison"
+        if wanted and chunk.section in headings:
+            out.update(index.sentence_rows.get(pos, []))
+    return out
 
 
 def _asks_about_claims(index: Index, query: Query) -> bool:

@@ -166,6 +166,7 @@ class ServerStore:
     def __init__(self, settings: Settings) -> None:
         import chromadb
 
+        _heartbeat(settings)  # the client's own first calls have no timeout
         self._client = chromadb.HttpClient(
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings()
         )
@@ -256,6 +257,15 @@ class ServerStore:
         rows = [(int(got["metadatas"][k]["chunk"]), got["documents"][k]) for k in order]
         vectors = np.asarray([got["embeddings"][k] for k in order], dtype=np.float32)
         return rows, vectors
+
+
+def _heartbeat(settings: Settings) -> None:
+    """Fail within ``store_timeout`` when the server does not answer its heartbeat."""
+    import urllib.request
+
+    url = f"http://{settings.chroma_host}:{settings.chroma_port}/api/v2/heartbeat"
+    with urllib.request.urlopen(url, timeout=settings.store_timeout) as response:
+        response.read()
 
 
 def _set_timeout(client, seconds: float) -> None:

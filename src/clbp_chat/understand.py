@@ -84,6 +84,8 @@ class Query:
     uncovered: list[Topic]
     whole_topic: bool
     vector: np.ndarray = field(repr=False)
+    # What the question asks about (results, who took part...), from the learned aspect head.
+    aspect: str | None = None
 
     @property
     def search_text(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -186,18 +187,25 @@ def build_router(state: EngineState) -> APIRouter:
         return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
 
     @router.post("/api/ask", responses=ERRORS)
-    def ask(body: AskRequest) -> dict:  # type: ignore[valid-type]
-        if not state.ready:
-            return JSONResponse(
-                {"error": state.error or "the index is still loading"}, status_code=503
-            )
+    async def ask(body: AskRequest) -> dict:  # type: ignore[valid-type]
+        history = [m.model_dump() for m in body.history]
         try:
-            result = state.engine.answer(body.question, [m.model_dump() for m in body.history])
+            # Triage (the gate) on the event loop: a warning sign never queues behind worker
+            # threads that wait on a slow store.
+            triaged = state.engine.triage(body.question, history)
+            if triaged.reply is None:
+                if not state.ready:
+                    return JSONResponse(
+                        {"error": state.error or "the index is still loading"}, status_code=503
+                    )
+                result = await run_in_threadpool(state.engine.from_library, triaged)
+            else:
+                result = triaged.reply
         except InvalidQuestion as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
-        except ClbpError as exc:
-            state.error = str(exc)  # the operator's hint, for /healthz and the server log
-            print(f"clbp-chat: {exc}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - a patient gets one friendly line, never a 500
+            state.error = str(exc) if isinstance(exc, ClbpError) else state.error
+            print(f"clbp-chat: no answer ({type(exc).__name__}: {exc})", file=sys.stderr)
             return JSONResponse({"error": UNAVAILABLE}, status_code=503)
         state.issued(result.answer_id)
         return result.to_json()

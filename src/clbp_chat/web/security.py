@@ -12,6 +12,7 @@ import threading
 import time
 from collections import deque
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clbp_chat.config import Settings
@@ -174,7 +175,11 @@ class GuardMiddleware:
                 )
                 return
         if scope.get("method") == "POST" and "/gradio_api/" in path:
-            body = await _read_body(receive, cap)
+            try:
+                body = await _read_body(receive, cap, self.settings.body_timeout)
+            except TimeoutError:
+                await _json(send, 408, "the request body came too slowly")
+                return
             if body is None:
                 await _json(send, 413, f"the request is larger than {cap} bytes")
                 return
@@ -183,7 +188,10 @@ class GuardMiddleware:
                 return
             await self.app(scope, _replay(body, receive), send)
             return
-        await self.app(scope, _capped(receive, cap), send)
+        try:
+            await self.app(scope, _capped(receive, cap, self.settings.body_timeout), send)
+        except TimeoutError:
+            await _json(send, 408, "the request body came too slowly")
 
 
 def text_only(body: bytes) -> bool:
@@ -202,10 +210,17 @@ def text_only(body: bytes) -> bool:
     )
 
 
-async def _read_body(receive: Receive, cap: int) -> bytes | None:
+async def _in_time(receive: Receive, seconds: float) -> Message:
+    if not seconds:
+        return await receive()
+    with anyio.fail_after(seconds):
+        return await receive()
+
+
+async def _read_body(receive: Receive, cap: int, seconds: float) -> bytes | None:
     chunks, size = [], 0
     while True:
-        message = await receive()
+        message = await _in_time(receive, seconds)
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))
@@ -231,13 +246,14 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _capped(receive: Receive, cap: int) -> Receive:
-    """A body sent in chunks (no Content-Length) is cut off at the cap too."""
+def _capped(receive: Receive, cap: int, seconds: float = 0.0) -> Receive:
+    """A body sent in chunks (no Content-Length) is cut off at the cap too, and a body that
+    trickles in slower than ``seconds`` per piece is dropped (a slow-body attack holds no worker)."""
     seen = 0
 
     async def wrapped() -> Message:
         nonlocal seen
-        message = await receive()
+        message = await _in_time(receive, seconds)
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > cap:

@@ -127,5 +127,13 @@ def run(settings: Settings, host: str, port: int) -> None:
     check_port(host, port)
     print(f"clbp-chat: serving on http://{host}:{port}  (widget: http://{host}:{port}/embed-demo)")
     uvicorn.run(
-        create_app(settings, engine), host=host, port=port, log_level="warning", access_log=False
+        create_app(settings, engine),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        # Only the declared proxies' X-Forwarded-For is believed (uvicorn's own handling).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        timeout_keep_alive=5,
     )

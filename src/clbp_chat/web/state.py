@@ -96,5 +96,9 @@ class EngineState:
 
     @property
     def faults(self) -> list[str]:
-        """Parts that are broken but do not stop answers (a log that cannot be written)."""
-        return [self.engine.log_error] if self.engine.log_error else []
+        """Parts that are broken but do not stop answers: a log that cannot be written, a model
+        that could not load (the gate then reads with its patterns alone)."""
+        faults = [self.engine.log_error] if self.engine.log_error else []
+        if self.engine.gate.encoder is None:
+            faults.append("the embedding model could not load: the safety gate uses patterns only")
+        return faults

@@ -7,11 +7,12 @@ Fonts are the system's, so the page loads nothing from a third-party host.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
+import anyio
 import gradio as gr
 
-from clbp_chat.errors import ClbpError, InvalidQuestion
+from clbp_chat.errors import InvalidQuestion
 from clbp_chat.messages import messages
 from clbp_chat.types import Answer
 from clbp_chat.web.api import record_feedback
@@ -97,9 +98,9 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
     file-read hole of issue 16)."""
     texts = messages(state.settings)
 
-    def respond(
+    async def respond(
         question: str, turns: list[dict], shown: list[dict], rated: dict, request: gr.Request
-    ) -> Iterator[tuple[str, list[dict], list[dict], list[dict], dict]]:
+    ) -> AsyncIterator[tuple[str, list[dict], list[dict], list[dict], dict]]:
         turns, shown, rated = list(turns or []), list(shown or []), dict(rated or {})
         question = question if isinstance(question, str) else ""
         if not question.strip():
@@ -112,15 +113,15 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
             shown.append({"role": "assistant", "content": str(texts["rate_limited"])})
             yield "", shown, turns, shown, rated
             return
-        if not state.ready:
-            state.load()
         try:
-            result = state.engine.answer(question, turns)
+            # Triage on the event loop first: a warning sign never waits on the index or store.
+            triaged = state.engine.triage(question, turns)
+            result = triaged.reply or await anyio.to_thread.run_sync(_library, triaged)
         except InvalidQuestion as exc:
             shown.append({"role": "assistant", "content": f"Sorry: {exc}."})
             yield "", shown, turns, shown, rated
             return
-        except ClbpError:
+        except Exception:  # noqa: BLE001 - the patient gets one friendly line, never a trace
             shown.append({"role": "assistant", "content": str(texts["unavailable"])})
             yield "", shown, turns, shown, rated
             return
@@ -138,6 +139,11 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
         }
         state.issued(result.answer_id)
         yield "", shown, turns, shown, rated
+
+    def _library(triaged):
+        if not state.ready:
+            state.load()
+        return state.engine.from_library(triaged)
 
     def feedback(data: gr.LikeData, rated: dict, request: gr.Request) -> None:
         peer = request.client.host if request and request.client else None
