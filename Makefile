@@ -55,7 +55,9 @@ eval: ingest
 bench: ingest
 	$(BIN)/python benchmarks/bench_answer.py
 	$(BIN)/python benchmarks/bench_safety.py
+	$(BIN)/python benchmarks/bench_learned.py
 	$(BIN)/python benchmarks/bench_http.py
+	$(BIN)/python benchmarks/bench_faults.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -55,7 +55,7 @@ _SAME_COUNT = {
 }
 # The sections that answer what the question asks about (aspects.yaml) come first among what
 # already counts as evidence.
-ASPECT_BONUS = 0.2
+ASPECT_BONUS = 0.05
 ASPECTS_FILE = Path(__file__).with_name("aspects.yaml")
 NEAR_BEST = 0.15
 DUPLICATE_COSINE = 0.9

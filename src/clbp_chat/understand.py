@@ -42,6 +42,7 @@ class Vocabulary:
     intents: dict[str, re.Pattern[str]]
     whole_topic_terms: str
     topic_words: re.Pattern[str]
+    asking_markers: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -64,10 +65,11 @@ def vocabulary() -> Vocabulary:
         intents={
             k: re.compile(v, re.M)
             for k, v in intents.items()
-            if k not in ("whole_topic_terms", "topic_words")
+            if k not in ("whole_topic_terms", "topic_words", "asking_markers")
         },
         whole_topic_terms=intents["whole_topic_terms"],
         topic_words=re.compile(intents["topic_words"]),
+        asking_markers=re.compile(intents["asking_markers"], re.I),
     )
 
 
@@ -117,12 +119,18 @@ _QUESTION_SENTENCE = re.compile(
 )
 _STUDY_NAME = re.compile(
     r"\b([a-z]{3,}|(?:19|20)\d\d)(?:s)? (?:trials?|stud(?:y|ies)|papers?|research)\b"
+    r"|\b((?:19|20)\d\d) [a-z]+ (?:trials?|stud(?:y|ies)|papers?|research)\b"
     r"|\b(?:trials?|stud(?:y|ies)|papers?) (?:by|from|in) ([a-z]{3,}|(?:19|20)\d\d)\b"
 )
 
 
 def asked_part(text: str) -> str:
-    """The sentences that ask something; background sentences around them are not the question."""
+    """The sentences that ask something; background sentences around them are not the question.
+    Inside one long sentence, what follows a turn to the question ("anyway what I want to know
+    is...") is what is asked."""
+    turns = list(vocabulary().asking_markers.finditer(text))
+    if turns and turns[-1].end() < len(text) - 5:
+        text = text[turns[-1].start() :]
     sentences = [s for s in re.split(r"(?<=[.!?\n])\s+", text) if s.strip()]
     asked = [s for s in sentences if _QUESTION_SENTENCE.search(s)]
     return " ".join(asked) if len(sentences) > 1 and asked else text
@@ -141,13 +149,23 @@ def _known_names(index: Index) -> tuple[frozenset[str], str]:
 def unknown_studies(low: str, index: Index) -> list[str]:
     """Names given to a study or trial that the library does not hold ("the noriega trial")."""
     known, aliases = _known_names(index)
-    names = [a or b for a, b in _STUDY_NAME.findall(low)]
+    names = [a or b or c for a, b, c in _STUDY_NAME.findall(low)]
     return [
         n
         for n in names
         if (n.isdigit() and n not in aliases)
-        or (n.isalpha() and n not in known and index.speller.correct(n) == n)
+        or (
+            n.isalpha()
+            and n not in known
+            and index.speller.correct(n) == n
+            and not _run_together(n, known)
+        )
     ]
+
+
+def _run_together(word: str, known: frozenset[str]) -> bool:
+    """'stemcells', 'bonemarrow': two known words typed as one are not a study's name."""
+    return any(word[:i] in known and word[i:] in known for i in range(3, len(word) - 2))
 
 
 def uncovered_topics(text: str) -> list[Topic]:
