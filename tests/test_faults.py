@@ -79,9 +79,58 @@ def test_no_file_route_serves_anything(client, path):
     assert response.status_code == 404 and SECRET not in response.text
 
 
-def test_the_chat_still_answers_a_typed_question_through_the_gradio_api(client):
-    stream = _events(client, "", ["What is a placebo?"])
+def _via_queue(client: TestClient, prefix: str, question: str, session: str) -> str:
+    """One chat turn the way the page sends it: queue/join, then the event stream."""
+    config = client.get(f"{prefix}/config").json()
+    fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "respond")
+    body = {"data": [question, None, None, None], "fn_index": fn, "session_hash": session}
+    joined = client.post(f"{prefix}/gradio_api/queue/join", json=body)
+    assert joined.status_code == 200, joined.text
+    return client.get(f"{prefix}/gradio_api/queue/data", params={"session_hash": session}).text
+
+
+def test_the_chat_still_answers_a_typed_question_through_the_queue(client):
+    stream = _via_queue(client, "", "What is a placebo?", "s-answer")
     assert "placebo" in stream.lower() and "[1]" in stream
+
+
+@pytest.mark.parametrize(
+    "route", ["call/respond", "call/v2/respond", "run/respond", "api/respond", "process_recording"]
+)
+def test_gradio_routes_the_page_never_uses_are_closed(client, route):
+    for prefix in ("", "/embed"):
+        response = client.post(f"{prefix}/gradio_api/{route}", json={"question": "hi"})
+        assert response.status_code in (403, 404)
+
+
+def test_a_file_record_anywhere_in_a_queue_call_is_refused(client):
+    record = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}
+    for body in (
+        {"data": [record], "fn_index": 0, "session_hash": "x"},
+        {"data": ["hi"], "fn_index": 0, "session_hash": "x", "extra": {"nested": record}},
+        {"data": ["hi"], "event_data": {"value": record}, "fn_index": 0, "session_hash": "x"},
+        [record],
+    ):
+        assert client.post("/gradio_api/queue/join", json=body).status_code == 422
+    deep = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post(
+        "/gradio_api/queue/join", content=deep, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+def test_gradio_deep_links_are_closed(client):
+    assert client.get("/gradio_api/deep_link", params={"session_hash": "x"}).status_code == 404
+    assert client.get("/", params={"deep_link": "abc"}).status_code == 404
+
+
+def test_an_emergency_is_answered_after_a_long_conversation(client):
+    long_history = [
+        {"role": "user" if n % 2 == 0 else "assistant", "content": "is it safe"} for n in range(60)
+    ]
+    body = {"question": "I've wet myself and I can't feel my bum since this morning"}
+    response = client.post("/api/ask", json={**body, "history": long_history[:40]})
+    assert response.json()["safety_category"] == "emergency"
 
 
 def test_gradio_cache_is_a_private_folder():
@@ -165,9 +214,9 @@ def test_every_address_of_an_ipv6_64_is_one_client():
 
 
 def test_the_limiter_forgets_idle_clients(monkeypatch):
-    limiter = RateLimiter(5)
     now = [1000.0]
     monkeypatch.setattr("clbp_chat.web.security.time.monotonic", lambda: now[0])
+    limiter = RateLimiter(5)
     for n in range(500):
         limiter.allow(f"203.0.113.{n % 250}") and limiter.allow(f"198.51.100.{n % 250}")
     assert len(limiter) == 500

@@ -179,12 +179,15 @@ def test_malformed_chat_api_call_leaves_no_patient_words_in_the_log(client, capf
     withhold_exception_details()  # what `clbp-chat serve` does at start-up
     secret = "I have cancer, jane@x.com"
     refused = client.post(
-        "/gradio_api/call/respond", json={"data": ["is it safe", [secret, "plain"], {}]}
+        "/gradio_api/queue/join",
+        json={"data": ["is it safe", [secret, "plain"], None], "fn_index": 0, "session_hash": "h"},
     )
     assert refused.status_code == 422 and "cancer" not in refused.text
-    started = client.post("/gradio_api/call/respond", json={"data": [secret, None]})
-    assert started.status_code == 200  # text, but one input short: Gradio itself fails it
-    client.get(f"/gradio_api/call/respond/{started.json()['event_id']}")
+    config = client.get("/config").json()
+    fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "respond")
+    body = {"data": [secret, None], "fn_index": fn, "session_hash": "h2"}
+    assert client.post("/gradio_api/queue/join", json=body).status_code == 200
+    client.get("/gradio_api/queue/data", params={"session_hash": "h2"})  # one input short: fails
     captured = capfd.readouterr()
     assert "request failed with" in captured.err  # the failure is still visible to the operator
     assert "cancer" not in captured.err + captured.out and "jane" not in captured.err

@@ -3,12 +3,13 @@ writers' banks, and honest about what they add (validated on writers they never 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from clbp_chat.errors import ConfigError
-from clbp_chat.evaluate.deployment import Deployment, load_deployment
+from clbp_chat.evaluate.deployment import load_deployment
 from clbp_chat.learned import BANKS, load_banks, thresholds, train
 from clbp_chat.safety import RULES_FILE, SafetyGate, load_rules
 
@@ -121,4 +122,28 @@ def test_an_expectations_file_with_an_unknown_key_is_one_line(tmp_path):
     path.write_text("emergancy:\n  must: ['999']\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="emergancy"):
         load_deployment(path)
-    assert isinstance(load_deployment(tmp_path / "missing.yaml"), Deployment)
+    with pytest.raises(ConfigError, match="no safety-reply expectations"):
+        load_deployment(tmp_path / "missing.yaml")
+
+
+def test_eval_gate_fails_a_deployment_with_a_wrong_emergency_number(
+    built_index_dir, tmp_path, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from clbp_chat.cli import main
+    from clbp_chat.config import get_settings
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("CLBP_INDEX_DIR", str(built_index_dir))
+    bounds = tmp_path / "thresholds.yaml"
+    bounds.write_text("overall:\n  safety_reply_ok: {min: 1.0}\n", encoding="utf-8")
+    shutil.copy(ROOT / "evals" / "deployment.yaml", tmp_path / "deployment.yaml")
+    args = ["eval", "--set", "evals/sets/safety.yaml", "--thresholds", str(bounds), "--check"]
+    right = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "run")])
+    assert right.exit_code == 0, right.output
+    monkeypatch.setenv("CLBP_EMERGENCY_NUMBER", "555-0100")
+    get_settings.cache_clear()
+    wrong = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "wrong")])
+    assert wrong.exit_code == 1
+    assert "SAFETY REPLY sf-bladder (emergency): lacks" in wrong.output

@@ -41,7 +41,9 @@ def validate_question(question: object, settings: Settings) -> str:
         raise InvalidQuestion("the question contains control characters; please type it again")
     if not is_text(question):
         raise InvalidQuestion("the question contains characters that are not valid text")
-    stripped = question.strip()
+    # NFKC first: fullwidth and other compatibility forms read as the plain letters the rules
+    # know, and the length limit holds for what is read (one character can unfold into 18).
+    stripped = unicodedata.normalize("NFKC", question).strip()
     if not stripped:
         raise InvalidQuestion("please type a question")
     if len(stripped) > settings.max_question_chars:
@@ -49,8 +51,7 @@ def validate_question(question: object, settings: Settings) -> str:
             f"the question is {len(stripped)} characters long; please keep it under "
             f"{settings.max_question_chars}"
         )
-    # NFKC: fullwidth and other compatibility forms read as the plain letters the rules know.
-    return unicodedata.normalize("NFKC", stripped)
+    return stripped
 
 
 def validate_history(history: object, settings: Settings) -> list[dict[str, str]]:
@@ -196,8 +197,12 @@ class Engine:
         even while every worker thread waits on a stalled store."""
         start = time.perf_counter()
         cleaned = validate_question(question, self.settings)
-        turns = validate_history(list(history), self.settings)
         verdict = self._check(cleaned)
+        if verdict.category in (safety.EMERGENCY, safety.URGENT, safety.CRISIS):
+            # A warning sign is answered whatever the history holds (too long, malformed).
+            reply = self._safety_reply(cleaned, verdict)
+            return Triage(cleaned, [], verdict, self._finish_at(start, reply), start)
+        turns = validate_history(list(history), self.settings)
         reply = self._early_reply(cleaned, verdict)
         triaged = Triage(cleaned, turns, verdict, reply, start)
         if reply is not None:
@@ -210,7 +215,10 @@ class Engine:
         return self._finish(triaged, result)
 
     def _finish(self, triaged: Triage, result: Answer) -> Answer:
-        result.latency_ms = (time.perf_counter() - triaged.started) * 1000
+        return self._finish_at(triaged.started, result)
+
+    def _finish_at(self, started: float, result: Answer) -> Answer:
+        result.latency_ms = (time.perf_counter() - started) * 1000
         self.log_error = log_question(self.settings, result)
         return result
 

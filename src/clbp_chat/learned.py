@@ -145,7 +145,7 @@ def segments(message: str) -> list[str]:
 
 @dataclass
 class Classifiers:
-    """The two learned heads on the library's own encoder."""
+    """The three learned heads (warning tier, route, aspect) on the library's own encoder."""
 
     safety: Head
     route_head: Head
@@ -246,17 +246,18 @@ def load_classifiers(settings: Settings, encoder: Encoder) -> Classifiers:
     if path.is_file():
         try:
             return _read(path, encoder, limits)
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is trained again below
+        except Exception:  # noqa: BLE001 - a damaged cache file (any error) is trained again
+            path.unlink(missing_ok=True)
     fitted = train(load_banks(), encoder, limits)
     _write(path, fitted)
     return fitted
 
 
 def _write(path: Path, fitted: Classifiers) -> None:
+    """Save atomically, then remove the heads of older banks or models."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             np.savez(
                 fh,
@@ -272,7 +273,11 @@ def _write(path: Path, fitted: Classifiers) -> None:
             )
         os.replace(tmp, path)
     except OSError:
+        tmp.unlink(missing_ok=True)
         return  # a cache that cannot be written only costs a retrain next start
+    for old in path.parent.glob("classifiers-*.npz"):
+        if old != path:
+            old.unlink(missing_ok=True)
 
 
 def _read(path: Path, encoder: Encoder, limits: Thresholds) -> Classifiers:

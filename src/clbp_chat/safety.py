@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from clbp_chat import requests
 from clbp_chat.errors import ConfigError
+from clbp_chat.learned import segments
 from clbp_chat.safety_rules import RuleFile, first_problem
 from clbp_chat.spelling import Speller
 from clbp_chat.text import normalize
@@ -250,6 +251,10 @@ class SafetyGate:
     def check(self, message: str) -> SafetyVerdict:
         """Classify one message: emergency, crisis or urgent first, then the request checks."""
         text = self.prepared(message)
+        prime = getattr(self.encoder, "prime", None)
+        if prime is not None:  # every text the layers may embed, in one model call
+            learned = segments(text) if self.learned is not None else []
+            prime([*self.semantic_inputs(message), *learned])
         sentences = [s for s in _SENTENCES.split(text) if s.strip()]
         clauses = self._clauses(text)  # once per message, read by every concept pair
         found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses)}

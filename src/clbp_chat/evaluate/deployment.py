@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clbp_chat.errors import ConfigError
 
-DEFAULT = Path("evals/deployment.yaml")
-
 
 class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -43,7 +41,8 @@ class Deployment(BaseModel):
 
     def problems(self, category: str | None, reply: str) -> list[str]:
         """What the reply of this safety category lacks or says that it must not."""
-        rules = [self.all, *([getattr(self, category)] if category in self.model_fields else [])]
+        own = getattr(self, category) if category in type(self).model_fields else None
+        rules = [self.all, *([own] if own else [])]
         out = []
         for rule in rules:
             out += [f"lacks /{p}/" for p in rule.must if not re.search(p, reply, re.I)]
@@ -51,10 +50,11 @@ class Deployment(BaseModel):
         return out
 
 
-def load_deployment(path: Path = DEFAULT) -> Deployment:
-    """The expectations file, validated; an unknown key or a bad pattern is one line."""
+def load_deployment(path: Path) -> Deployment:
+    """The expectations file, validated; a missing file, an unknown key or a bad pattern is one
+    line (a gate that cannot read its expectations must not pass)."""
     if not path.is_file():
-        return Deployment()
+        raise ConfigError(f"no safety-reply expectations at {path}: write evals/deployment.yaml")
     try:
         return Deployment.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except Exception as exc:  # noqa: BLE001 - yaml and pydantic errors alike

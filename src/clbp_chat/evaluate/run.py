@@ -161,7 +161,7 @@ def run_eval(
     from tqdm import tqdm
 
     items = load_sets(question_set)
-    deployment = load_deployment()
+    deployment = load_deployment(Path(thresholds).with_name("deployment.yaml"))
     engine = Engine(settings)
     engine.warm_up()
     baseline = TutorialBaseline(settings)

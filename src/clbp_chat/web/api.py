@@ -18,12 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clbp_chat.config import Settings
 from clbp_chat.errors import ClbpError, InvalidQuestion
 from clbp_chat.index import live_manifest
+from clbp_chat.messages import messages
 from clbp_chat.text import CONTROL_CHARS, WHITESPACE_CHARS, is_text
+from clbp_chat.web.security import TOO_MANY, client_of, summary
 from clbp_chat.web.state import EngineState
 
 STATIC = Path(__file__).with_name("static")
-# What a patient sees when the library cannot answer; the operator's reason goes to the server log.
-UNAVAILABLE = "the assistant cannot answer right now; please try again in a few minutes"
 SNIPPET_PLACEHOLDER = "https://YOUR-CHAT-SERVER"
 
 
@@ -136,10 +136,6 @@ def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse({"error": detail}, status_code=status, headers=exc.headers)
 
 
-def body_too_large(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=413)
-
-
 def _method_not_allowed(allowed: str) -> JSONResponse:
     return JSONResponse(
         {"error": f"use {allowed} for this address"}, status_code=405, headers={"Allow": allowed}
@@ -187,26 +183,30 @@ def build_router(state: EngineState) -> APIRouter:
         return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
 
     @router.post("/api/ask", responses=ERRORS)
-    async def ask(body: AskRequest) -> dict:  # type: ignore[valid-type]
+    async def ask(body: AskRequest, request: Request) -> dict:  # type: ignore[valid-type]
         history = [m.model_dump() for m in body.history]
+        texts = messages(state.settings)
         try:
-            # Triage (the gate) on the event loop: a warning sign never queues behind worker
-            # threads that wait on a slow store.
-            triaged = state.engine.triage(body.question, history)
-            if triaged.reply is None:
-                if not state.ready:
-                    return JSONResponse(
-                        {"error": state.error or "the index is still loading"}, status_code=503
-                    )
-                result = await run_in_threadpool(state.engine.from_library, triaged)
-            else:
+            # Triage (the gate) in its own small pool of threads: a warning sign never queues
+            # behind library work waiting on a slow store, nor behind the rate limit.
+            triaged = await state.triage(body.question, history)
+            if triaged.reply is not None:
                 result = triaged.reply
+            elif not state.limiter.allow(client_of(state.settings, request)):
+                return JSONResponse(
+                    {"error": TOO_MANY}, status_code=429, headers={"retry-after": "60"}
+                )
+            elif not state.ready:
+                return JSONResponse({"error": str(texts["unavailable"])}, status_code=503)
+            else:
+                result = await run_in_threadpool(state.engine.from_library, triaged)
         except InvalidQuestion as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
         except Exception as exc:  # noqa: BLE001 - a patient gets one friendly line, never a 500
-            state.error = str(exc) if isinstance(exc, ClbpError) else state.error
-            print(f"clbp-chat: no answer ({type(exc).__name__}: {exc})", file=sys.stderr)
-            return JSONResponse({"error": UNAVAILABLE}, status_code=503)
+            if isinstance(exc, ClbpError):
+                state.error = str(exc)  # the operator's fix, for /healthz
+            print(summary(exc), file=sys.stderr)
+            return JSONResponse({"error": str(texts["unavailable"])}, status_code=503)
         state.issued(result.answer_id)
         return result.to_json()
 

@@ -22,7 +22,9 @@ from clbp_chat.config import Settings
 UPLOAD_SUFFIXES = ("/gradio_api/upload", "/upload")
 # Gradio's file routes: this chat shows no files, so none is ever served, whatever the path names.
 FILE_ROUTES = ("/file=", "/gradio_api/file=", "/gradio_api/file/", "/file/")
-RATE_LIMITED_API = ("/api/ask", "/api/feedback")
+# Questions are limited inside /api/ask, after triage: a warning sign is answered even to a client
+# over the limit. Ratings are limited here.
+RATE_LIMITED_API = ("/api/feedback",)
 WINDOW_SECONDS = 60.0
 
 
@@ -62,6 +64,13 @@ def client_address(settings: Settings, peer: str | None, headers: dict[str, str]
         if not _trusted(hop, settings.trusted_proxies):
             return hop
     return hops[0] if hops else peer
+
+
+def client_of(settings: Settings, request) -> str:
+    """The rate limit's client for a Starlette or Gradio request."""
+    peer = request.client.host if request and request.client else None
+    headers = dict(request.headers) if request else {}
+    return client_address(settings, peer, headers)
 
 
 def _loopback(address: str) -> bool:
@@ -152,11 +161,9 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        if path.endswith(UPLOAD_SUFFIXES):
-            await _json(send, 403, "this server does not accept uploads")
-            return
-        if any(route in path for route in FILE_ROUTES):
-            await _json(send, 404, "not found")
+        refusal = refused(path, scope.get("method", "GET"), scope.get("query_string", b""))
+        if refusal:
+            await _json(send, *refusal)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         cap = self.settings.max_request_bytes
@@ -167,60 +174,108 @@ class GuardMiddleware:
         if scope.get("method") == "POST" and path in RATE_LIMITED_API:
             peer = (scope.get("client") or (None,))[0]
             if not self.limiter.allow(client_address(self.settings, peer, headers)):
-                await _json(
-                    send,
-                    429,
-                    "too many questions in a short time; please wait a minute and try again",
-                    {"retry-after": str(int(WINDOW_SECONDS))},
-                )
+                await _json(send, 429, TOO_MANY, {"retry-after": str(int(WINDOW_SECONDS))})
                 return
-        if scope.get("method") == "POST" and "/gradio_api/" in path:
-            try:
-                body = await _read_body(receive, cap, self.settings.body_timeout)
-            except TimeoutError:
-                await _json(send, 408, "the request body came too slowly")
-                return
-            if body is None:
-                await _json(send, 413, f"the request is larger than {cap} bytes")
-                return
-            if not text_only(body):
-                await _json(send, 422, "the chat accepts typed text only")
-                return
-            await self.app(scope, _replay(body, receive), send)
+        if scope.get("method") != "POST":
+            await self.app(scope, receive, send)
             return
+        # Every body is read whole first, against one deadline and the size cap, so a body that
+        # trickles in gets 408 whatever route it is for, and a Gradio call is checked before
+        # Gradio sees it.
         try:
-            await self.app(scope, _capped(receive, cap, self.settings.body_timeout), send)
+            body = await _read_body(receive, cap, self.settings.body_timeout)
         except TimeoutError:
             await _json(send, 408, "the request body came too slowly")
+            return
+        if body is None:
+            await _json(send, 413, f"the request is larger than {cap} bytes")
+            return
+        if "/gradio_api/" in path and not text_only(body, headers.get("content-type", "")):
+            await _json(send, 422, "the chat accepts typed text only")
+            return
+        await self.app(scope, _replay(body, receive), send)
 
 
-def text_only(body: bytes) -> bool:
+TOO_MANY = "too many questions in a short time; please wait a minute and try again"
+# The only Gradio calls the chat page makes that send a body. Every other Gradio POST route
+# (call/*, run/*, api/*, upload, process_recording, stream/*, component_server, vibe-*) takes
+# files or runs things this chat never needs, so it is closed.
+GRADIO_POSTS = ("/gradio_api/queue/join", "/gradio_api/cancel", "/gradio_api/reset")
+
+
+def refused(path: str, method: str, query: bytes) -> tuple[int, str] | None:
+    """(status, message) for a route this server never serves, else None."""
+    if path.endswith(UPLOAD_SUFFIXES) or path.rstrip("/").endswith("/process_recording"):
+        return 403, "this server does not accept uploads"
+    if any(route in path for route in FILE_ROUTES):
+        return 404, "not found"
+    # Gradio's deep links write a session's conversation to disk and serve it back by id.
+    if "deep_link" in path or b"deep_link" in query:
+        return 404, "not found"
+    if method == "POST" and "/gradio_api/" in path:
+        tail = path[path.index("/gradio_api/") :].rstrip("/")
+        if tail not in GRADIO_POSTS:
+            return 404, "not found"
+    return None
+
+
+def text_only(body: bytes, content_type: str = "application/json") -> bool:
     """A Gradio call whose inputs are all text (or null, for server-side state). Gradio copies any
-    file item it finds in a call's inputs into its cache and serves it back, whatever component
-    the input belongs to, so anything but text is refused before Gradio sees it."""
+    file item it finds anywhere in a call's inputs into its cache, whatever component the input
+    belongs to, so a call carrying anything but text is refused before Gradio sees it."""
+    if body and "json" not in content_type:
+        return False
     try:
         payload = json.loads(body or b"{}")
-    except ValueError:
-        return True  # not JSON: Gradio refuses it itself, and nothing in it is a file item
+    except (ValueError, RecursionError):
+        return False
     if not isinstance(payload, dict):
         return False
-    data = payload.get("data", [])
-    return isinstance(data, list) and all(
-        item is None or isinstance(item, str | int | float | bool) for item in data
-    )
+    for key, value in payload.items():
+        if key == "event_data":  # a like or a select: Gradio's own small record, no file item
+            if not _plain(value, depth=3):
+                return False
+        elif key == "data":
+            if not isinstance(value, list) or not all(_scalar(v) for v in value):
+                return False
+        elif not _scalar(value):
+            return False
+    return True
 
 
-async def _in_time(receive: Receive, seconds: float) -> Message:
-    if not seconds:
-        return await receive()
-    with anyio.fail_after(seconds):
-        return await receive()
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _plain(value: object, depth: int) -> bool:
+    """Scalars, or small lists and dicts of them with no file record in them."""
+    if _scalar(value):
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, list):
+        return all(_plain(v, depth - 1) for v in value)
+    if isinstance(value, dict):
+        return (
+            "path" not in value
+            and "meta" not in value
+            and all(_plain(v, depth - 1) for v in value.values())
+        )
+    return False
 
 
 async def _read_body(receive: Receive, cap: int, seconds: float) -> bytes | None:
+    """The whole body, or None past the cap; TimeoutError when it takes longer than ``seconds``."""
+    if not seconds:
+        return await _gather(receive, cap)
+    with anyio.fail_after(seconds):
+        return await _gather(receive, cap)
+
+
+async def _gather(receive: Receive, cap: int) -> bytes | None:
     chunks, size = [], 0
     while True:
-        message = await _in_time(receive, seconds)
+        message = await receive()
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))
@@ -246,30 +301,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _capped(receive: Receive, cap: int, seconds: float = 0.0) -> Receive:
-    """A body sent in chunks (no Content-Length) is cut off at the cap too, and a body that
-    trickles in slower than ``seconds`` per piece is dropped (a slow-body attack holds no worker)."""
-    seen = 0
-
-    async def wrapped() -> Message:
-        nonlocal seen
-        message = await _in_time(receive, seconds)
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > cap:
-                raise BodyTooLarge(cap)
-        return message
-
-    return wrapped
-
-
-class BodyTooLarge(Exception):
-    """Raised while streaming a body past the cap; the app answers 413."""
-
-    def __init__(self, cap: int) -> None:
-        super().__init__(f"the request is larger than {cap} bytes")
-
-
 def withhold_exception_details() -> None:
     """Print only the type and place of server-side exceptions, never their message.
 
@@ -284,12 +315,12 @@ def withhold_exception_details() -> None:
     def print_exc(*_args, **_kwargs) -> None:
         exc = sys.exc_info()[1]
         if exc is not None:
-            print(_summary(exc), file=sys.stderr)
+            print(summary(exc), file=sys.stderr)
 
     class _NoExceptionText(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
             if record.exc_info and record.exc_info[1] is not None:
-                record.msg = f"{record.getMessage()} ({_summary(record.exc_info[1])})"
+                record.msg = f"{record.getMessage()} ({summary(record.exc_info[1])})"
                 record.args = ()
                 record.exc_info = None
                 record.exc_text = None
@@ -300,7 +331,7 @@ def withhold_exception_details() -> None:
         logging.getLogger(name).addFilter(_NoExceptionText())
 
 
-def _summary(exc: BaseException) -> str:
+def summary(exc: BaseException) -> str:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
 import tempfile
 from contextlib import asynccontextmanager
@@ -24,13 +25,11 @@ from clbp_chat.answer import Engine  # noqa: E402
 from clbp_chat.config import Settings  # noqa: E402
 from clbp_chat.errors import ClbpError  # noqa: E402
 from clbp_chat.web.api import (  # noqa: E402
-    body_too_large,
     build_router,
     http_error,
     validation_error,
 )
 from clbp_chat.web.security import (  # noqa: E402
-    BodyTooLarge,
     GuardMiddleware,
     RateLimiter,
     content_security_policy,
@@ -57,12 +56,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         state.load_in_background()
         yield
         state.stop()
+        shutil.rmtree(os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)
 
     app = FastAPI(title="clbp-chat", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.clbp = state
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,

@@ -13,6 +13,9 @@ from clbp_chat.web.security import RateLimiter
 
 # /healthz checks the index itself at most this often (a load balancer may poll every second).
 HEALTH_TTL_SECONDS = 5.0
+# Threads for triage (the safety gate, milliseconds a message), apart from the library's: a
+# warning sign never waits for a worker that waits on a slow store.
+TRIAGE_THREADS = 8
 # Answer ids remembered for feedback: ratings name an answer this server gave, never an invented
 # id. At 30 questions a minute per client this is hours of traffic, in about 5 MB.
 ISSUED_ANSWERS = 50_000
@@ -30,8 +33,19 @@ class EngineState:
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._stopped = threading.Event()
+        self._triage_limiter = None
         self._issued: OrderedDict[str, None] = OrderedDict()
         self._issued_lock = threading.Lock()
+
+    async def triage(self, question: str, history: list[dict]):
+        """``Engine.triage`` off the event loop, in the triage threads."""
+        import anyio
+
+        if self._triage_limiter is None:
+            self._triage_limiter = anyio.CapacityLimiter(TRIAGE_THREADS)
+        return await anyio.to_thread.run_sync(
+            self.engine.triage, question, history, limiter=self._triage_limiter
+        )
 
     def issued(self, answer_id: str) -> None:
         """Remember an answer this server gave, so feedback can name it."""
@@ -101,4 +115,6 @@ class EngineState:
         faults = [self.engine.log_error] if self.engine.log_error else []
         if self.engine.gate.encoder is None:
             faults.append("the embedding model could not load: the safety gate uses patterns only")
+        elif self.engine.classifiers is None:
+            faults.append("the learned layers are off: the safety gate uses its rules only")
         return faults

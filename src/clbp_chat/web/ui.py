@@ -7,6 +7,7 @@ Fonts are the system's, so the page loads nothing from a third-party host.
 from __future__ import annotations
 
 import html
+import sys
 from collections.abc import AsyncIterator
 
 import anyio
@@ -16,7 +17,7 @@ from clbp_chat.errors import InvalidQuestion
 from clbp_chat.messages import messages
 from clbp_chat.types import Answer
 from clbp_chat.web.api import record_feedback
-from clbp_chat.web.security import client_address
+from clbp_chat.web.security import client_of, summary
 from clbp_chat.web.state import EngineState
 
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
@@ -107,30 +108,35 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
             yield question, shown, turns, shown, rated  # an empty submit changes nothing
             return
         shown.append({"role": "user", "content": question})
-        peer = request.client.host if request and request.client else None
-        headers = dict(request.headers) if request else {}
-        if not state.limiter.allow(client_address(state.settings, peer, headers)):
-            shown.append({"role": "assistant", "content": str(texts["rate_limited"])})
-            yield "", shown, turns, shown, rated
-            return
         try:
-            # Triage on the event loop first: a warning sign never waits on the index or store.
-            triaged = state.engine.triage(question, turns)
-            result = triaged.reply or await anyio.to_thread.run_sync(_library, triaged)
+            # Triage first, in its own threads: a warning sign never waits on the index, the
+            # store or the rate limit.
+            triaged = await state.triage(question, turns[-state.settings.max_history_turns :])
+            if triaged.reply is not None:
+                result = triaged.reply
+            elif not state.limiter.allow(client_of(state.settings, request)):
+                shown.append({"role": "assistant", "content": str(texts["rate_limited"])})
+                yield "", shown, turns, shown, rated
+                return
+            else:
+                result = await anyio.to_thread.run_sync(_library, triaged)
         except InvalidQuestion as exc:
             shown.append({"role": "assistant", "content": f"Sorry: {exc}."})
             yield "", shown, turns, shown, rated
             return
-        except Exception:  # noqa: BLE001 - the patient gets one friendly line, never a trace
+        except Exception as exc:  # noqa: BLE001 - the patient gets one friendly line, never a trace
+            print(summary(exc), file=sys.stderr)
             shown.append({"role": "assistant", "content": str(texts["unavailable"])})
             yield "", shown, turns, shown, rated
             return
         # One update, not a word-by-word stream: the chat's live region then announces each answer
         # once to a screen reader (answers take milliseconds; streaming was only for show).
-        turns += [
+        # Only the most recent turns are kept: a long conversation never outgrows the history limit.
+        turns = [
+            *turns,
             {"role": "user", "content": result.question},
             {"role": "assistant", "content": result.answer},
-        ]
+        ][-state.settings.max_history_turns :]
         shown.append({"role": "assistant", "content": with_sources(result)})
         rated[str(len(shown) - 1)] = {
             "answer_id": result.answer_id,
@@ -146,9 +152,7 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
         return state.engine.from_library(triaged)
 
     def feedback(data: gr.LikeData, rated: dict, request: gr.Request) -> None:
-        peer = request.client.host if request and request.client else None
-        headers = dict(request.headers) if request else {}
-        if not state.limiter.allow(client_address(state.settings, peer, headers)):
+        if not state.limiter.allow(client_of(state.settings, request)):
             return
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
         answer = (rated or {}).get(str(index))
