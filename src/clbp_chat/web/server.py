@@ -8,6 +8,7 @@ import shutil
 import socket
 import tempfile
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # Gradio's cache is a private folder of this process (0700), never the shared /tmp/gradio.
@@ -56,7 +57,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         state.load_in_background()
         yield
         state.stop()
-        shutil.rmtree(os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)
+        _empty(Path(os.environ["GRADIO_TEMP_DIR"]))
 
     app = FastAPI(title="clbp-chat", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.clbp = state
@@ -87,6 +88,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     # Outermost: refuse oversized bodies, uploads and floods before anything else runs.
     app.add_middleware(GuardMiddleware, settings=settings, limiter=state.limiter)
     return app
+
+
+def _empty(folder: Path) -> None:
+    """Remove what Gradio cached for this process (the folder stays: Gradio holds its name)."""
+    for child in folder.glob("*"):
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def check_port(host: str, port: int) -> None:
