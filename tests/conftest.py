@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,23 @@ def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+def ready(client):
+    """The test client once /healthz says the engine is loaded (60 s at most)."""
+    deadline = time.time() + 60
+    while client.get("/healthz").status_code != 200 and time.time() < deadline:
+        time.sleep(0.2)
+    return client
+
+
+@pytest.fixture(scope="module")
+def client(engine, tmp_path_factory):
+    """The whole web app on the session's index, rate limit off, its own data folder."""
+    from fastapi.testclient import TestClient
+
+    from clbp_chat.web.server import create_app
+
+    local = engine_with(engine, data_dir=tmp_path_factory.mktemp("data"), rate_limit=0)
+    with TestClient(create_app(local.settings, local)) as c:
+        yield ready(c)

@@ -20,7 +20,7 @@ from clbp_chat.errors import ClbpError
 from clbp_chat.web.security import RateLimiter, client_key
 from clbp_chat.web.server import check_port, create_app
 
-from .conftest import engine_with
+from .conftest import engine_with, ready
 
 FILE_ITEM = {
     "role": "user",
@@ -29,20 +29,6 @@ FILE_ITEM = {
     ],
 }
 SECRET = Path("/etc/os-release").read_text(encoding="utf-8").splitlines()[0]
-
-
-def _ready(client: TestClient) -> TestClient:
-    deadline = time.time() + 60
-    while client.get("/healthz").status_code != 200 and time.time() < deadline:
-        time.sleep(0.2)
-    return client
-
-
-@pytest.fixture(scope="module")
-def client(engine, tmp_path_factory):
-    local = engine_with(engine, data_dir=tmp_path_factory.mktemp("data"), rate_limit=0)
-    with TestClient(create_app(local.settings, local)) as c:
-        yield _ready(c)
 
 
 def _events(client: TestClient, prefix: str, data: list) -> str:
@@ -167,7 +153,7 @@ def test_an_unwritable_log_never_costs_a_reply_and_shows_on_healthz(engine, tmp_
     (folder / "questions.jsonl").mkdir()  # a path that cannot be opened for writing
     local = engine_with(engine, log_questions=True, data_dir=folder, rate_limit=0)
     with TestClient(create_app(local.settings, local)) as c:
-        _ready(c)
+        ready(c)
         emergency = c.post("/api/ask", json={"question": "my legs gave way and I can't pee"})
         assert emergency.status_code == 200 and emergency.json()["safety_category"] == "emergency"
         assert c.post("/api/ask", json={"question": "Is it safe?"}).status_code == 200

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -20,21 +19,7 @@ from clbp_chat.privacy import mask
 from clbp_chat.web.security import RateLimiter, client_address
 from clbp_chat.web.server import create_app
 
-from .conftest import engine_with
-
-
-def _ready(client: TestClient) -> TestClient:
-    deadline = time.time() + 60
-    while client.get("/healthz").status_code != 200 and time.time() < deadline:
-        time.sleep(0.2)
-    return client
-
-
-@pytest.fixture(scope="module")
-def client(engine, tmp_path_factory):
-    local = engine_with(engine, data_dir=tmp_path_factory.mktemp("data"), rate_limit=0)
-    with TestClient(create_app(local.settings, local)) as c:
-        yield _ready(c)
+from .conftest import engine_with, ready
 
 
 def test_oversized_body_is_413_before_it_is_read(client):
@@ -52,7 +37,7 @@ def test_uploads_are_refused_on_both_mounts(client):
 def test_rate_limit_answers_429_after_the_limit(engine, tmp_path):
     local = engine_with(engine, data_dir=tmp_path, rate_limit=3)
     with TestClient(create_app(local.settings, local)) as c:
-        _ready(c)
+        ready(c)
         codes = [c.post("/api/ask", json={"question": "Is it safe?"}).status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
 
@@ -104,7 +89,7 @@ def test_damaged_index_is_a_json_503_and_healthz_sees_it(settings, tmp_path):
     shutil.copytree(settings.index_dir, copy)
     local = settings.model_copy(update={"index_dir": copy, "data_dir": tmp_path / "d"})
     with TestClient(create_app(local, Engine(local))) as c:
-        _ready(c)
+        ready(c)
         build = copy / "builds" / (copy / "CURRENT").read_text().strip()
         with open(build / "chroma" / "chroma.sqlite3", "r+b") as fh:
             fh.truncate(4096)
