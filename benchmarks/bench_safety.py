@@ -61,13 +61,13 @@ def main() -> None:
     patterns = safety.SafetyGate()
     for split in ("heldout", "heldout2", "tune"):
         report("patterns only", patterns, split)
-        report("patterns + semantic layer", engine.gate, split)
+        report("patterns + semantic + learned layers", engine.gate, split)
     texts = [c.text for c in cases("heldout")]
     fast = median_us(patterns.check, texts)
     full = median_us(engine.gate.check, texts)
     answer = median_us(engine.answer, texts[:40], repeats=1)
     print(f"\ngate, patterns only:         median {fast:,.0f} µs per message")
-    print(f"gate, with semantic layer:   median {full:,.0f} µs per message")
+    print(f"gate, all layers:            median {full:,.0f} µs per message")
     print(f"whole answer() on the same:  median {answer:,.0f} µs ({full / answer:.1%} is the gate)")
 
 
