@@ -147,3 +147,29 @@ def test_eval_gate_fails_a_deployment_with_a_wrong_emergency_number(
     wrong = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "wrong")])
     assert wrong.exit_code == 1
     assert "SAFETY REPLY sf-bladder (emergency): lacks" in wrong.output
+
+
+def test_the_report_lists_an_item_with_zero_fact_recall_and_its_reasons(tmp_path):
+    from clbp_chat.evaluate.report import reasons, write_report
+
+    row = {
+        "id": "f-1",
+        "category": "facts",
+        "question": "How many people were in the Kumar study?",
+        "expected_outcome": "answered",
+        "outcome": "answered",
+        "safety_category": None,
+        "scores": {"outcome_ok": 1.0, "fact_recall": 0.0, "forbidden": 1.0},
+    }
+    assert reasons(row) == ["fact recall 0.000", "says forbidden text"]
+    results = {
+        "run_at": "now",
+        "items": 1,
+        "overall": {"n": 1},
+        "baseline": {"design": "d", "ours": {}, "baseline": {}, "ratio": {}},
+        "by_category": {"facts": {"n": 1}},
+        "rows": [row],
+    }
+    write_report(results, tmp_path / "report.md", [])
+    text = (tmp_path / "report.md").read_text()
+    assert "`f-1` (facts): fact recall 0.000; says forbidden text" in text

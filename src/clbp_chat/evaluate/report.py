@@ -25,6 +25,26 @@ def _table(rows: dict[str, dict], columns: list[str]) -> str:
     return f"{head}\n{body}"
 
 
+def reasons(row: dict) -> list[str]:
+    """Why one item fails, in words: every metric that missed, none left off (a fact recall of
+    0.0 is a miss, not 'no value')."""
+    scores = row["scores"]
+    out = []
+    if scores["outcome_ok"] < 1:
+        got = row["outcome"] + (f" / {row['safety_category']}" if row["safety_category"] else "")
+        out.append(f"expected {row['expected_outcome']}, got {got}")
+    if scores["fact_recall"] is not None and scores["fact_recall"] < 1:
+        out.append(f"fact recall {_fmt(scores['fact_recall'])}")
+    if scores.get("forbidden"):
+        out.append("says forbidden text")
+    if scores.get("citation_recall") is not None and scores["citation_recall"] < 1:
+        out.append("does not cite the expected document")
+    if scores.get("grounded_numbers") is not None and scores["grounded_numbers"] < 1:
+        out.append("a number not in its cited passages")
+    out += [f"safety reply {p}" for p in scores.get("safety_reply_problems") or []]
+    return out
+
+
 def write_report(results: dict, path: Path, deltas: list[str]) -> None:
     overall = results["overall"]
     columns = [k for k in overall if k != "n"]
@@ -51,19 +71,14 @@ def write_report(results: dict, path: Path, deltas: list[str]) -> None:
         "",
         _table(results["by_category"], ["n", *columns]),
         "",
-        "## Items with a wrong outcome or missing facts",
+        "## Failing items and why",
         "",
     ]
-    misses = [
-        r
-        for r in results["rows"]
-        if r["scores"]["outcome_ok"] < 1 or (r["scores"]["fact_recall"] or 1) < 1
-    ]
+    failing = [(r, reasons(r)) for r in results["rows"]]
     lines += [
-        f"- `{r['id']}` ({r['category']}): expected {r['expected_outcome']}, got {r['outcome']}"
-        f"{' / ' + r['safety_category'] if r['safety_category'] else ''}; "
-        f"fact recall {_fmt(r['scores']['fact_recall'])}"
-        for r in misses
+        f"- `{r['id']}` ({r['category']}): {'; '.join(why)}. Q: {r['question'][:80]!r}"
+        for r, why in failing
+        if why
     ] or ["None."]
     if deltas:
         lines += ["", "## Compared with the previous run", "", *[f"- {d}" for d in deltas]]

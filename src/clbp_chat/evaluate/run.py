@@ -19,7 +19,7 @@ from clbp_chat.evaluate import metrics as m
 from clbp_chat.evaluate.baseline import TutorialBaseline
 from clbp_chat.evaluate.dataset import EvalItem, load_sets
 from clbp_chat.evaluate.deployment import Deployment, load_deployment
-from clbp_chat.evaluate.report import write_charts, write_report
+from clbp_chat.evaluate.report import reasons, write_charts, write_report
 
 # metric -> True when higher is better (used by --compare to call a change a regression)
 HIGHER_IS_BETTER = {
@@ -246,6 +246,12 @@ def run_eval(
         if r["scores"].get("safety_reply_problems"):
             problems = "; ".join(r["scores"]["safety_reply_problems"])
             click.echo(f"SAFETY REPLY {r['id']} ({r['safety_category']}): {problems}", err=True)
+        why = reasons(r)
+        if why:
+            first = r["answer"].strip().splitlines()[0][:100] if r["answer"].strip() else ""
+            click.echo(
+                f"FAIL {r['id']}: {'; '.join(why)} | Q: {r['question'][:70]} | A: {first}", err=True
+            )
     if check:
         missed = check_thresholds(results["overall"], Path(thresholds), bounds)
         for line in missed:
