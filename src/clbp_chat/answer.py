@@ -25,7 +25,7 @@ from clbp_chat.learned import Classifiers, load_classifiers
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.retrieve import hybrid_search, question_match
-from clbp_chat.select import select_sentences
+from clbp_chat.select import select_sentences, study_docs
 from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.types import Answer
 from clbp_chat.understand import Query, read_message
@@ -243,7 +243,7 @@ class Engine:
         self, question: str, history: list[dict[str, str]], verdict: safety.SafetyVerdict
     ) -> Answer:
         index = self.live_index()
-        query = read_message(question, history, index)
+        query = read_message(question, history, index, self._described_study(question))
         query.vector = self.encoder([query.embed_text])[0]
         if self.classifiers is not None:
             query.aspect = self.classifiers.aspect(question)
@@ -287,6 +287,13 @@ class Engine:
             return None
         text = str(messages(self.settings)[reading])
         return Answer(question, "no_evidence", text, [], None, None)
+
+    def _described_study(self, question: str) -> str | None:
+        """The doc id of the study the message describes, by the learned study head."""
+        if self.classifiers is None:
+            return None
+        label = self.classifiers.study(question)
+        return study_docs().get(label) if label else None
 
     def _route(self, question: str, query: Query, verdict: safety.SafetyVerdict) -> str | None:
         """What kind of message it is, when the learned router is confident; None otherwise."""

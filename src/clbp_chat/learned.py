@@ -30,9 +30,11 @@ from clbp_chat.text import normalize
 
 BANKS = Path(__file__).with_name("banks")
 SETTINGS_FILE = Path(__file__).with_name("learned.yaml")
-FORMAT = "3"  # bump when the saved arrays change shape or meaning
+FORMAT = "4"  # bump when the saved arrays change shape or meaning
 TIERS = ("none", "emergency", "urgent", "crisis")
 ROUTES = ("answer", "not_covered", "personal_advice", "small_talk")
+# The study a question is about, as its writer meant it; "several" and "unnamed" name none.
+STUDIES = ("atluri", "kumar", "pettine", "amirdelfan", "several", "unnamed")
 ASPECTS = (
     "results",
     "who",
@@ -56,7 +58,7 @@ class BankMessage(BaseModel):
     text: str = Field(min_length=1)
     alarm: str = Field(pattern="^(none|emergency|urgent|crisis)$")
     route: str | None = Field(None, pattern="^(answer|not_covered|personal_advice|small_talk)$")
-    study: str | None = None
+    study: str | None = Field(None, pattern="^(atluri|kumar|pettine|amirdelfan|several|unnamed)$")
     aspect: str | None = Field(
         None, pattern="^(results|who|design|safety|duration|cells|strength|term|opioids)$"
     )
@@ -98,6 +100,7 @@ class Thresholds(BaseModel):
     personal_advice: float = Field(ge=0, le=1)
     small_talk: float = Field(ge=0, le=1)
     aspect: float = Field(ge=0, le=1)
+    study: float = Field(ge=0, le=1)
     regularization: float = Field(gt=0)
     neighbours: int = Field(ge=1)
     agree: int = Field(ge=0)
@@ -145,11 +148,12 @@ def segments(message: str) -> list[str]:
 
 @dataclass
 class Classifiers:
-    """The three learned heads (warning tier, route, aspect) on the library's own encoder."""
+    """The learned heads (warning tier, route, aspect, study) on the library's own encoder."""
 
     safety: Head
     route_head: Head
     aspect_head: Head
+    study_head: Head
     encoder: Encoder
     limits: Thresholds
     # The banks' own vectors and tiers: a tier counts only when most of the message's nearest
@@ -188,6 +192,16 @@ class Classifiers:
         best = int(np.argmax(probs))
         return self.aspect_head.classes[best] if probs[best] >= self.limits.aspect else None
 
+    def study(self, message: str) -> str | None:
+        """The one study a question describes without naming it ("the bone marrow one with 26
+        people", "the petty knee study"), when the head is sure; None for several or none."""
+        probs = self.study_head.proba(self.encoder([normalize(message).strip()]))[0]
+        best = int(np.argmax(probs))
+        label = self.study_head.classes[best]
+        if label in ("several", "unnamed") or probs[best] < self.limits.study:
+            return None
+        return label
+
     def _neighbours_agree(self, vector: np.ndarray, tier: int) -> bool:
         nearest = np.argsort(-(self.bank_vectors @ vector))[: self.limits.neighbours]
         return int((self.bank_tiers[nearest] == tier).sum()) >= self.limits.agree
@@ -220,12 +234,14 @@ def train(banks: Iterable[Bank], encoder: Encoder, limits: Thresholds) -> Classi
     aspect = fit_head(
         vectors[asked], [rows[i].aspect for i in asked], ASPECTS, limits.regularization
     )
+    named = [i for i in routed if rows[i].route == "answer" and rows[i].study]
+    study = fit_head(vectors[named], [rows[i].study for i in named], STUDIES, limits.regularization)
     tiers = np.array([TIERS.index(m.alarm) for m in rows], dtype=np.int8)
     routes = np.array(
         [ROUTES.index(m.route) if m.alarm == "none" and m.route else -1 for m in rows], np.int8
     )
     return Classifiers(
-        safety, route, aspect, encoder, limits, vectors.astype(np.float32), tiers, routes
+        safety, route, aspect, study, encoder, limits, vectors.astype(np.float32), tiers, routes
     )
 
 
@@ -267,6 +283,8 @@ def _write(path: Path, fitted: Classifiers) -> None:
                 route_b=fitted.route_head.bias,
                 aspect_w=fitted.aspect_head.weights,
                 aspect_b=fitted.aspect_head.bias,
+                study_w=fitted.study_head.weights,
+                study_b=fitted.study_head.bias,
                 bank_vectors=fitted.bank_vectors,
                 bank_tiers=fitted.bank_tiers,
                 bank_routes=fitted.bank_routes,
@@ -285,5 +303,6 @@ def _read(path: Path, encoder: Encoder, limits: Thresholds) -> Classifiers:
         safety = Head(TIERS, data["safety_w"], data["safety_b"])
         route = Head(ROUTES, data["route_w"], data["route_b"])
         aspect = Head(ASPECTS, data["aspect_w"], data["aspect_b"])
+        study = Head(STUDIES, data["study_w"], data["study_b"])
         vectors, tiers, routes = data["bank_vectors"], data["bank_tiers"], data["bank_routes"]
-    return Classifiers(safety, route, aspect, encoder, limits, vectors, tiers, routes)
+    return Classifiers(safety, route, aspect, study, encoder, limits, vectors, tiers, routes)

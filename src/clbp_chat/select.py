@@ -205,6 +205,11 @@ def _aspect_sections() -> dict[str, dict[str, list[str]]]:
     return yaml.safe_load(ASPECTS_FILE.read_text(encoding="utf-8"))
 
 
+def study_docs() -> dict[str, str]:
+    """The learned study head's labels and the doc ids they stand for (aspects.yaml)."""
+    return dict(_aspect_sections().get("studies", {}))
+
+
 def _aspect_rows(index: Index, query: Query) -> set[int]:
     """Sentence rows of the sections that answer the question's aspect, for the named studies
     (or the comparison when it names none)."""

@@ -233,8 +233,11 @@ def understand(question: str, history: list[dict[str, str]], index: Index, encod
     return query
 
 
-def read_message(question: str, history: list[dict[str, str]], index: Index) -> Query:
-    """Everything of the :class:`Query` but its embedding (cheap: no model call)."""
+def read_message(
+    question: str, history: list[dict[str, str]], index: Index, described: str | None = None
+) -> Query:
+    """Everything of the :class:`Query` but its embedding (cheap: no model call). ``described``
+    is the study the learned study head read in the message, used when no name is found."""
     vocab = vocabulary()
     # "sf36" -> "sf-36": patients drop the hyphen the corpus writes.
     corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
@@ -244,6 +247,8 @@ def read_message(question: str, history: list[dict[str, str]], index: Index) -> 
     # Only a study or the clinic's summary narrows the search; "the studies" names no one study.
     doc_types = index.manifest.get("doc_types", {})
     focus = {d for d in named_docs(text, index) if doc_types.get(d) in ("study", "summary")}
+    if not focus and not standalone and described in doc_types:
+        focus = {described}
     intents = {name for name, pattern in vocab.intents.items() if pattern.search(low)}
     if "definition" in intents:
         # "what is a placebo-controlled trial?" asks for the term, not for the study it describes:
