@@ -66,6 +66,29 @@ def route_table(messages, fitted) -> None:
     print("  confused (truth -> routed):", dict(sorted(confusion.items())))
 
 
+def study_table(messages, fitted, engine) -> None:
+    """Questions about one study that no alias names: how many the study head names, how right."""
+    from clbp_chat.retrieve import named_docs
+    from clbp_chat.select import study_docs
+
+    docs = study_docs()
+    unnamed = [
+        m
+        for m in messages
+        if m.route == "answer"
+        and m.study
+        and not set(named_docs(m.text, engine.index)) & set(docs.values())
+    ]
+    about_one = [m for m in unnamed if m.study in docs]
+    named = [(m, fitted.study(m.text)) for m in unnamed]
+    said = [(m, s) for m, s in named if s]
+    right = sum(m.study == s for m, s in said)
+    print("\nstudies described, not named (validation writers)")
+    print(f"  questions no alias names: {len(unnamed)}, of them about one study: {len(about_one)}")
+    print(f"  the study head names {len(said)} ({share(len(said), len(about_one))} of those)")
+    print(f"  right: {share(right, len(said))}")
+
+
 def sweep(messages, fitted) -> None:
     """Learned-tier probability per validation message, to choose thresholds."""
     vectors = fitted.encoder([normalize(m.text).strip() for m in messages])
@@ -92,6 +115,7 @@ def main() -> None:
     learned = safety.SafetyGate(encoder=engine.encoder, english=engine.gate.english, learned=fitted)
     safety_table(messages, rules, learned)
     route_table([m for m in messages if m.alarm == "none" and m.route], fitted)
+    study_table([m for m in messages if m.alarm == "none"], fitted, engine)
     if "--sweep" in sys.argv:
         sweep(messages, fitted)
     print(f"\n(bank vectors: {np.asarray(fitted.bank_vectors).shape[0]} training messages)")

@@ -173,3 +173,23 @@ def test_the_report_lists_an_item_with_zero_fact_recall_and_its_reasons(tmp_path
     write_report(results, tmp_path / "report.md", [])
     text = (tmp_path / "report.md").read_text()
     assert "`f-1` (facts): fact recall 0.000; says forbidden text" in text
+
+
+def test_the_study_head_names_described_studies_rightly_on_unseen_writers(engine, held_out):
+    from clbp_chat.retrieve import named_docs
+    from clbp_chat.select import study_docs
+
+    fitted, messages = held_out
+    docs = study_docs()
+    described = [
+        m
+        for m in messages
+        if m.alarm == "none"
+        and m.route == "answer"
+        and m.study in docs
+        and not set(named_docs(m.text, engine.index)) & set(docs.values())
+    ]
+    said = [(m.study, fitted.study(m.text)) for m in described]
+    said = [(truth, guess) for truth, guess in said if guess]
+    assert len(said) >= len(described) // 3
+    assert sum(truth == guess for truth, guess in said) >= 0.95 * len(said)
