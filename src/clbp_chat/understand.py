@@ -7,6 +7,7 @@ topics the library does not cover, and its one embedding.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +22,9 @@ from clbp_chat.retrieve import named_docs
 from clbp_chat.text import normalize
 
 HERE = Path(__file__).parent
+# How close (difflib ratio) an unknown name must be to a word of a study's names to be taken as that
+# study misspelt: "petty" and "pettine" are 0.67, "noriega" and "amirdelfan" 0.35.
+SPELT_LIKE = 0.6
 
 
 @dataclass(frozen=True)
@@ -193,8 +197,11 @@ def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
     return bool(name) and re.search(rf"\b{re.escape(name)}\b", low) is not None
 
 
-def _other_studies(low: str, index: Index) -> list[Topic]:
-    names = unknown_studies(low, index)
+def _other_studies(low: str, index: Index, described: str | None = None) -> list[Topic]:
+    """A study the library does not hold, named in the message. A name spelt like the study the
+    learned head read in the message ("the amir del fan trial", "the petty study") is that study
+    misspelt, not another one."""
+    names = [n for n in unknown_studies(low, index) if not _spelt_like(n, described, index)]
     if not names:
         return []
     name = f"a study from {names[0]}" if names[0].isdigit() else f"the {names[0].title()} study"
@@ -203,6 +210,15 @@ def _other_studies(low: str, index: Index) -> list[Topic]:
         "the clinic cites (Atluri, Kumar, Pettine and Amirdelfan)."
     )
     return [Topic("other_study", re.compile(re.escape(names[0])), None, says)]
+
+
+def _spelt_like(name: str, doc_id: str | None, index: Index) -> bool:
+    if doc_id is None or name.isdigit():
+        return False
+    words = {w for a in index.manifest.get("aliases", {}).get(doc_id, []) for w in a.split()}
+    return any(
+        name in w or difflib.SequenceMatcher(None, name, w).ratio() >= SPELT_LIKE for w in words
+    )
 
 
 def _without_aliases(low: str, focus: set[str], index: Index, by: str = " ") -> str:
@@ -265,7 +281,7 @@ def read_message(
         focus=focus,
         expansions=expansions,
         intents=intents,
-        uncovered=uncovered_topics(text) + _other_studies(low, index),
+        uncovered=uncovered_topics(text) + _other_studies(low, index, described),
         whole_topic=whole_topic,
         vector=np.zeros(0, np.float32),
     )
