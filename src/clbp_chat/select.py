@@ -53,8 +53,8 @@ _SAME_COUNT = {
     **dict.fromkeys(["were", "was", "are", "took", "joined", "got", "had", "in", "of"], _PEOPLE),
     **dict.fromkeys(["places", "sites", "centres", "centers", "hospitals", "clinics"], _PLACES),
 }
-# The sections that answer what the question asks about (aspects.yaml) come first among what
-# already counts as evidence.
+# The sections that answer what the question asks about (aspects.yaml): writers' labels say they
+# answer it, so their sentences gain this much relevance (evidence as well as order).
 ASPECT_BONUS = 0.05
 ASPECTS_FILE = Path(__file__).with_name("aspects.yaml")
 NEAR_BEST = 0.15
@@ -179,6 +179,7 @@ def select_sentences(
     relevance += np.array(
         [
             QUESTION_WEIGHT * max(0.0, asked.get(index.sentences[r][0], 0.0) - QUESTION_FLOOR)
+            + (ASPECT_BONUS if r in aspect_rows else 0.0)
             for r in rows
         ]
     )
@@ -186,7 +187,6 @@ def select_sentences(
     if best < min_evidence:
         return Selection([], best)
     scores = relevance + _nudges(index, query, rows)
-    scores += np.array([ASPECT_BONUS if r in aspect_rows else 0.0 for r in rows])
     ranked = sorted(zip(rows, scores, strict=True), key=lambda rs: rs[1], reverse=True)
     top = float(ranked[0][1])
     chosen: list[int] = []
