@@ -132,6 +132,7 @@ def run(settings: Settings, host: str, port: int) -> None:
     engine = Engine(settings)
     _ = engine.index  # fail now, with the one-line message, if there is no usable index
     engine.check_index()
+    engine.gate.check("warm up")  # the gate and its learned layer are ready before the port opens
     withhold_exception_details()
     check_port(host, port)
     print(f"clbp-chat: serving on http://{host}:{port}  (widget: http://{host}:{port}/embed-demo)")
