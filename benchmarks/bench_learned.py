@@ -80,13 +80,23 @@ def study_table(messages, fitted, engine) -> None:
         and not set(named_docs(m.text, engine.index)) & set(docs.values())
     ]
     about_one = [m for m in unnamed if m.study in docs]
-    named = [(m, fitted.study(m.text)) for m in unnamed]
+    from clbp_chat.understand import vocabulary
+
+    refers = vocabulary().study_reference
+
+    def guess(text: str) -> str | None:  # as the engine asks: only when a study is referred to
+        return fitted.study(text) if refers.search(text) else None
+
+    named = [(m, guess(m.text)) for m in unnamed]
     said = [(m, s) for m, s in named if s]
     right = sum(m.study == s for m, s in said)
     print("\nstudies described, not named (validation writers)")
     print(f"  questions no alias names: {len(unnamed)}, of them about one study: {len(about_one)}")
     print(f"  the study head names {len(said)} ({share(len(said), len(about_one))} of those)")
     print(f"  right: {share(right, len(said))}")
+    general = [m for m in unnamed if m.study not in docs]
+    wrongly = sum(bool(guess(m.text)) for m in general)
+    print(f"  questions about several or no study given one: {share(wrongly, len(general))}")
 
 
 def sweep(messages, fitted) -> None:

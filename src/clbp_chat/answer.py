@@ -28,7 +28,7 @@ from clbp_chat.retrieve import hybrid_search, question_match
 from clbp_chat.select import select_sentences, study_docs
 from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.types import Answer
-from clbp_chat.understand import Query, read_message
+from clbp_chat.understand import Query, read_message, vocabulary
 
 _CONTROL = re.compile(f"[{CONTROL_CHARS}]")
 
@@ -290,7 +290,7 @@ class Engine:
 
     def _described_study(self, question: str) -> str | None:
         """The doc id of the study the message describes, by the learned study head."""
-        if self.classifiers is None:
+        if self.classifiers is None or not vocabulary().study_reference.search(question):
             return None
         label = self.classifiers.study(question)
         return study_docs().get(label) if label else None

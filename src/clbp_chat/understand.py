@@ -47,6 +47,7 @@ class Vocabulary:
     whole_topic_terms: str
     topic_words: re.Pattern[str]
     asking_markers: re.Pattern[str]
+    study_reference: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -69,11 +70,12 @@ def vocabulary() -> Vocabulary:
         intents={
             k: re.compile(v, re.M)
             for k, v in intents.items()
-            if k not in ("whole_topic_terms", "topic_words", "asking_markers")
+            if k not in ("whole_topic_terms", "topic_words", "asking_markers", "study_reference")
         },
         whole_topic_terms=intents["whole_topic_terms"],
         topic_words=re.compile(intents["topic_words"]),
         asking_markers=re.compile(intents["asking_markers"], re.I),
+        study_reference=re.compile(intents["study_reference"], re.I),
     )
 
 
