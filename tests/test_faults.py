@@ -353,3 +353,12 @@ def test_healthz_names_a_model_that_could_not_load(settings, tmp_path):
         emergency = c.post("/api/ask", json={"question": "I've wet myself and can't feel my bum"})
     assert emergency.json()["safety_category"] == "emergency"
     assert "model" in json.dumps(body)
+
+
+def test_chat_events_have_no_gradio_concurrency_cap(settings):
+    from clbp_chat.web.state import EngineState
+    from clbp_chat.web.ui import build_ui
+
+    ui = build_ui(EngineState(settings), embed=True)
+    chat = [fn for fn in ui.fns.values() if fn.name == "respond"]
+    assert chat and all(fn.concurrency_limit is None for fn in chat)

@@ -206,12 +206,15 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
             autofocus=not embed,
         )
         turns, shown, rated = gr.State([]), gr.State([]), gr.State({})
-        box.submit(respond, [box, turns, shown, rated], [box, chatbot, turns, shown, rated]).then(
+        outputs = [box, chatbot, turns, shown, rated]
+        # No Gradio concurrency cap on the chat: a warning sign must not queue behind answers that
+        # wait on the store. Triage has its own threads; the library's thread pool bounds the rest.
+        box.submit(respond, [box, turns, shown, rated], outputs, concurrency_limit=None).then(
             None, None, None, js=SCROLL_TO_ANSWER
         )
         for button in starters:
             button.click(
-                respond, [button, turns, shown, rated], [box, chatbot, turns, shown, rated]
+                respond, [button, turns, shown, rated], outputs, concurrency_limit=None
             ).then(None, None, None, js=SCROLL_TO_ANSWER)
         chatbot.like(feedback, [rated], None)
     return ui
