@@ -198,15 +198,12 @@ class Engine:
         start = time.perf_counter()
         cleaned = validate_question(question, self.settings)
         verdict = self._check(cleaned)
-        if verdict.category in (safety.EMERGENCY, safety.URGENT, safety.CRISIS):
-            # A warning sign is answered whatever the history holds (too long, malformed).
-            reply = self._safety_reply(cleaned, verdict)
-            return Triage(cleaned, [], verdict, self._finish_at(start, reply), start)
-        turns = validate_history(list(history), self.settings)
-        reply = self._early_reply(cleaned, verdict)
-        triaged = Triage(cleaned, turns, verdict, reply, start)
-        if reply is not None:
-            self._finish(triaged, reply)
+        # A warning sign is answered whatever the history holds (too long, malformed).
+        warning = verdict.category in safety.TIER_ORDER
+        turns = [] if warning else validate_history(list(history), self.settings)
+        triaged = Triage(cleaned, turns, verdict, self._early_reply(cleaned, verdict), start)
+        if triaged.reply is not None:
+            self._finish(triaged, triaged.reply)
         return triaged
 
     def from_library(self, triaged: Triage) -> Answer:
@@ -215,10 +212,7 @@ class Engine:
         return self._finish(triaged, result)
 
     def _finish(self, triaged: Triage, result: Answer) -> Answer:
-        return self._finish_at(triaged.started, result)
-
-    def _finish_at(self, started: float, result: Answer) -> Answer:
-        result.latency_ms = (time.perf_counter() - started) * 1000
+        result.latency_ms = (time.perf_counter() - triaged.started) * 1000
         self.log_error = log_question(self.settings, result)
         return result
 

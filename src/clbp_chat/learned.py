@@ -1,5 +1,6 @@
-"""Classifiers learned from the example banks: which warning tier a message shows, and what kind
-of message it is (a question for the library, not covered, personal advice, small talk).
+"""Classifiers learned from the example banks: which warning tier a message shows, what kind of
+message it is (a question for the library, not covered, personal advice, small talk), what a
+question asks about (its aspect) and which study it describes without naming it.
 
 The banks (``banks/*.yaml``) are patient messages written by many independent writers, each file
 with its writer's persona; none was written by the people who write the rules. A multinomial
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from clbp_chat.config import Settings
-from clbp_chat.text import normalize
+from clbp_chat.text import MESSAGE_SENTENCE_BREAK, normalize
 
 BANKS = Path(__file__).with_name("banks")
 SETTINGS_FILE = Path(__file__).with_name("learned.yaml")
@@ -46,7 +46,6 @@ ASPECTS = (
     "term",
     "opioids",
 )
-_SENTENCES = re.compile(r"(?<=[.!?\n])\s+|\n+")
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -142,7 +141,7 @@ def segments(message: str) -> list[str]:
     """The whole message and, when it has several, each sentence: a warning sign buried in a
     long story is read on its own as well as in its story."""
     text = normalize(message).strip()
-    parts = [s.strip() for s in _SENTENCES.split(text) if len(s.split()) >= 3]
+    parts = [s.strip() for s in MESSAGE_SENTENCE_BREAK.split(text) if len(s.split()) >= 3]
     return list(dict.fromkeys([text, *parts])) if len(parts) > 1 else [text]
 
 
@@ -175,12 +174,12 @@ class Classifiers:
             k, limit = self.safety.classes.index(tier), getattr(self.limits, tier)
             if limit is None:
                 continue
-            if probs[0, k] >= limit and self._neighbours_agree(vectors[0], k):
+            if probs[0, k] >= limit and self._neighbours_agree(vectors[0], self.bank_tiers, k):
                 return tier, float(probs[0, k])
         crisis = self.safety.classes.index("crisis")
         for row in range(1, len(parts)):
             if probs[row, crisis] >= self.limits.crisis_sentence and self._neighbours_agree(
-                vectors[row], crisis
+                vectors[row], self.bank_tiers, crisis
             ):
                 return "crisis", float(probs[row, crisis])
         return None
@@ -188,41 +187,43 @@ class Classifiers:
     def aspect(self, message: str) -> str | None:
         """What a question for the library asks about (results, who took part, safety...), when
         the head is sure; selection then reads that section of the study first."""
-        probs = self.aspect_head.proba(self.encoder([normalize(message).strip()]))[0]
-        best = int(np.argmax(probs))
-        return self.aspect_head.classes[best] if probs[best] >= self.limits.aspect else None
+        label, sure = _best(self.aspect_head, self._vector(message))
+        return label if sure >= self.limits.aspect else None
 
     def study(self, message: str) -> str | None:
         """The one study a question describes without naming it ("the bone marrow one with 26
         people", "the petty knee study"), when the head is sure; None for several or none."""
-        probs = self.study_head.proba(self.encoder([normalize(message).strip()]))[0]
-        best = int(np.argmax(probs))
-        label = self.study_head.classes[best]
-        if label in ("several", "unnamed") or probs[best] < self.limits.study:
-            return None
-        return label
+        label, sure = _best(self.study_head, self._vector(message))
+        return None if label in ("several", "unnamed") or sure < self.limits.study else label
 
-    def _neighbours_agree(self, vector: np.ndarray, tier: int) -> bool:
+    def _vector(self, message: str) -> np.ndarray:
+        return self.encoder([normalize(message).strip()])[0]
+
+    def _neighbours_agree(self, vector: np.ndarray, labels: np.ndarray, label: int) -> bool:
+        """At least ``agree`` of the ``neighbours`` nearest bank messages carry ``label``."""
         nearest = np.argsort(-(self.bank_vectors @ vector))[: self.limits.neighbours]
-        return int((self.bank_tiers[nearest] == tier).sum()) >= self.limits.agree
+        return int((labels[nearest] == label).sum()) >= self.limits.agree
 
     def route(self, message: str) -> str | None:
         """'not_covered', 'personal_advice' or 'small_talk' when confident; None: let the
         library answer (the rules and the evidence threshold still decide)."""
-        vector = self.encoder([normalize(message).strip()])
-        probs = self.route_head.proba(vector)[0]
-        best = int(np.argmax(probs))
-        label = self.route_head.classes[best]
-        if label == "answer" or probs[best] < getattr(self.limits, label):
+        vector = self._vector(message)
+        label, sure = _best(self.route_head, vector)
+        if label == "answer" or sure < getattr(self.limits, label):
             return None
-        nearest = np.argsort(-(self.bank_vectors @ vector[0]))[: self.limits.neighbours]
-        if int((self.bank_routes[nearest] == best).sum()) < self.limits.agree:
-            return None
-        return label
+        agree = self._neighbours_agree(vector, self.bank_routes, ROUTES.index(label))
+        return label if agree else None
+
+
+def _best(head: Head, vector: np.ndarray) -> tuple[str, float]:
+    """The head's most probable class for one vector, and its probability."""
+    probs = head.proba(vector[None, :])[0]
+    best = int(np.argmax(probs))
+    return head.classes[best], float(probs[best])
 
 
 def train(banks: Iterable[Bank], encoder: Encoder, limits: Thresholds) -> Classifiers:
-    """Fit the three heads on the given writers' messages."""
+    """Fit the four heads on the given writers' messages."""
     rows = [m for bank in banks for m in bank.messages]
     vectors = encoder([normalize(m.text).strip() for m in rows])
     safety = fit_head(vectors, [m.alarm for m in rows], TIERS, limits.regularization)

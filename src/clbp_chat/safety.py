@@ -31,7 +31,7 @@ from clbp_chat.errors import ConfigError
 from clbp_chat.learned import segments
 from clbp_chat.safety_rules import RuleFile, first_problem
 from clbp_chat.spelling import Speller
-from clbp_chat.text import normalize
+from clbp_chat.text import MESSAGE_SENTENCE_BREAK, normalize
 
 EMERGENCY = "emergency"
 URGENT = "urgent"
@@ -43,7 +43,7 @@ TIER_ORDER = (EMERGENCY, CRISIS, URGENT)
 RULES_FILE = Path(__file__).with_name("safety_signals.yaml")
 # A sentence this short is too little to compare by meaning ("ok", "thanks so much").
 MIN_SEMANTIC_WORDS = 4
-_SENTENCES = re.compile(r"(?<=[.!?\n])\s+|\n+")
+_SENTENCES = MESSAGE_SENTENCE_BREAK
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -214,9 +214,10 @@ class SafetyGate:
     # The learned layer (``learned.Classifiers``): a tier read from the whole message's meaning.
     learned: object | None = None
 
-    @property
+    @cached_property
     def english_words(self) -> frozenset[str]:
-        """Real English words (the model's vocabulary) and every word the rules know."""
+        """Real English words (the model's vocabulary) and every word the rules know; built once,
+        read for every message by the readability check."""
         english = self.english if self.english is not None else bundled_english()
         return english | self.rules.vocabulary
 
@@ -243,19 +244,14 @@ class SafetyGate:
         """The message as the rules read it: lower case, typos fixed, figures of speech blanked."""
         return self._blank_figures(self._speller.correct(normalize(message)))
 
-    def semantic_inputs(self, message: str) -> list[str]:
-        """The sentences the semantic layer will embed, so a caller can batch them with others."""
-        text = self.prepared(message)
-        return [s for s in _SENTENCES.split(text) if len(s.split()) >= MIN_SEMANTIC_WORDS]
-
     def check(self, message: str) -> SafetyVerdict:
         """Classify one message: emergency, crisis or urgent first, then the request checks."""
         text = self.prepared(message)
+        sentences = [s for s in _SENTENCES.split(text) if s.strip()]
         prime = getattr(self.encoder, "prime", None)
         if prime is not None:  # every text the layers may embed, in one model call
             learned = segments(text) if self.learned is not None else []
-            prime([*self.semantic_inputs(message), *learned])
-        sentences = [s for s in _SENTENCES.split(text) if s.strip()]
+            prime([*_long_enough(sentences), *learned])
         clauses = self._clauses(text)  # once per message, read by every concept pair
         found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses)}
         if self.encoder is not None:
@@ -265,7 +261,7 @@ class SafetyGate:
         # The learned layer reads messages in which no rule saw anything: a precise rule (a
         # warning sign, an injection, an off-topic task, a denial such as "I'm not suicidal")
         # outranks its guess.
-        if self._learned_may_read(text, found, request):
+        if self._learned_may_read(found, request):
             learned = self.learned.tier(text)
             # Beside a rule's sign, only a learned emergency may add to it (its reply covers the
             # others); a learned crisis beside a red flag is the pain talking, not a plan.
@@ -285,9 +281,7 @@ class SafetyGate:
             return SafetyVerdict(request[0], reasons=(request[1],))
         return SafetyVerdict(None)
 
-    def _learned_may_read(
-        self, text: str, found: dict[str, Signal], request: tuple[str, str] | None
-    ) -> bool:
+    def _learned_may_read(self, found: dict[str, Signal], request: tuple[str, str] | None) -> bool:
         if self.learned is None or (request and request[0] != PERSONAL_ADVICE):
             return False
         return not any(signal.tier == EMERGENCY for signal in found.values())
@@ -393,7 +387,7 @@ class SafetyGate:
 
     def _semantic_matches(self, sentences: list[str], text: str) -> list[Signal]:
         """Signals whose examples a sentence is closer to than any near miss, context permitting."""
-        sentences = [s for s in sentences if len(s.split()) >= MIN_SEMANTIC_WORDS]
+        sentences = _long_enough(sentences)
         if not sentences:
             return []
         vectors, labels = self._bank
@@ -423,6 +417,11 @@ class SafetyGate:
         if self._other_person(sentence) and not self.rules.first_person.search(sentence):
             return False
         return self._counts(text, max(start, 0), signal)
+
+
+def _long_enough(sentences: list[str]) -> list[str]:
+    """The sentences the semantic layer compares by meaning."""
+    return [s for s in sentences if len(s.split()) >= MIN_SEMANTIC_WORDS]
 
 
 def _sentence_at(text: str, pos: int) -> tuple[int, str]:

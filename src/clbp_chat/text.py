@@ -172,6 +172,9 @@ def is_text(value: str) -> bool:
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+# Where a patient's message (lower-cased, as the rules read it) breaks into sentences; the safety
+# gate and the learned layer split messages the same way.
+MESSAGE_SENTENCE_BREAK = re.compile(r"(?<=[.!?\n])\s+|\n+")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 
 

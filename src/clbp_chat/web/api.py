@@ -20,7 +20,7 @@ from clbp_chat.errors import ClbpError, InvalidQuestion
 from clbp_chat.index import live_manifest
 from clbp_chat.messages import messages
 from clbp_chat.text import CONTROL_CHARS, WHITESPACE_CHARS, is_text
-from clbp_chat.web.security import TOO_MANY, client_of, summary
+from clbp_chat.web.security import TOO_MANY, WINDOW_SECONDS, client_of, summary
 from clbp_chat.web.state import EngineState
 
 STATIC = Path(__file__).with_name("static")
@@ -194,7 +194,9 @@ def build_router(state: EngineState) -> APIRouter:
                 result = triaged.reply
             elif not state.limiter.allow(client_of(state.settings, request)):
                 return JSONResponse(
-                    {"error": TOO_MANY}, status_code=429, headers={"retry-after": "60"}
+                    {"error": TOO_MANY},
+                    status_code=429,
+                    headers={"retry-after": str(int(WINDOW_SECONDS))},
                 )
             elif not state.ready:
                 return JSONResponse({"error": str(texts["unavailable"])}, status_code=503)

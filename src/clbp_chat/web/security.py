@@ -21,7 +21,7 @@ from clbp_chat.config import Settings
 # the chat function instead, so the patient sees a friendly message rather than a broken request.
 UPLOAD_SUFFIXES = ("/gradio_api/upload", "/upload")
 # Gradio's file routes: this chat shows no files, so none is ever served, whatever the path names.
-FILE_ROUTES = ("/file=", "/gradio_api/file=", "/gradio_api/file/", "/file/")
+FILE_ROUTES = ("/file=", "/file/")
 # Questions are limited inside /api/ask, after triage: a warning sign is answered even to a client
 # over the limit. Ratings are limited here.
 RATE_LIMITED_API = ("/api/feedback",)
