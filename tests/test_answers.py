@@ -8,6 +8,7 @@ import pytest
 
 from clbp_chat.evaluate.dataset import load_sets
 from clbp_chat.text import numbers, split_sentences
+from clbp_chat.understand import read_message
 
 from .conftest import ROOT
 
@@ -153,3 +154,28 @@ def test_uncovered_topic_is_named_in_the_reply(engine, question, says):
 def test_a_description_of_a_study_still_reaches_it(engine):
     result = engine.answer("what did the donor cell trial find")
     assert {c.doc_id for c in result.citations} & {"amirdelfan-2021"}, result.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "study"),
+    [
+        ("that 2017 trial, who could take part in it", "kumar-2017"),
+        ("the 2022 marrow trial, did everybody know which treatment they had", "atluri-2022"),
+        ("the paper from 2015, how many people were in it", "pettine-2015"),
+    ],
+)
+def test_a_year_said_of_a_study_names_that_study(engine, question, study):
+    answer = engine.answer(question)
+    assert answer.outcome == "answered", answer.answer
+    assert study in {c.doc_id for c in answer.citations}, answer.answer
+
+
+def test_a_year_said_of_something_else_names_no_study(engine):
+    query = read_message("had my op in 2015, which study was the biggest", [], engine.index)
+    assert not query.focus
+
+
+def test_a_lay_word_before_trial_is_not_taken_for_another_study(engine):
+    answer = engine.answer("for the donor jab trial did you have to have tried physio first")
+    assert "doesn't hold" not in answer.answer
+    assert answer.outcome == "answered", answer.answer

@@ -105,6 +105,19 @@ def test_a_denied_crisis_stays_denied(engine):
     assert engine.gate.check(message).category != "crisis"
 
 
+def test_low_mood_the_writer_says_is_not_dark_raises_no_learned_crisis(engine):
+    message = (
+        "Honestly I'm so fed up with this back, not in a bad way, just done with waiting lists. "
+        "Did the donor cell study last three years?"
+    )
+    assert engine.gate.check(message).category != "crisis"
+
+
+def test_one_sentence_out_of_an_ordinary_message_raises_no_learned_crisis(engine):
+    message = "Does it work for knees as well as backs? asking for my dad who won't ask himself"
+    assert engine.gate.check(message).category != "crisis"
+
+
 def test_the_eval_expectations_catch_a_wrong_number_and_a_downplayed_reply():
     expected = load_deployment(ROOT / "evals" / "deployment.yaml")
     good = (

@@ -95,6 +95,7 @@ class Thresholds(BaseModel):
     urgent: float | None = Field(ge=0, le=1)
     crisis: float | None = Field(ge=0, le=1)
     crisis_sentence: float = Field(ge=0, le=1)
+    crisis_sentence_floor: float = Field(ge=0, le=1)
     not_covered: float = Field(ge=0, le=1)
     personal_advice: float = Field(ge=0, le=1)
     small_talk: float = Field(ge=0, le=1)
@@ -177,6 +178,8 @@ class Classifiers:
             if probs[0, k] >= limit and self._neighbours_agree(vectors[0], self.bank_tiers, k):
                 return tier, float(probs[0, k])
         crisis = self.safety.classes.index("crisis")
+        if probs[0, crisis] < self.limits.crisis_sentence_floor:
+            return None
         for row in range(1, len(parts)):
             if probs[row, crisis] >= self.limits.crisis_sentence and self._neighbours_agree(
                 vectors[row], self.bank_tiers, crisis

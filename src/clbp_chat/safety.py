@@ -110,6 +110,7 @@ class Rules:
     general_subject: re.Pattern[str]
     hypothetical: re.Pattern[str]
     figures: tuple[re.Pattern[str], ...]
+    disclaims_crisis: re.Pattern[str]
     threshold: float
     margin: float
     near_misses: tuple[str, ...]
@@ -177,6 +178,7 @@ def _compiled(data: dict) -> Rules:
         general_subject=re.compile(ctx["general_subject"]),
         hypothetical=re.compile(ctx["hypothetical"]),
         figures=tuple(re.compile(p) for p in ctx["figures_of_speech"]),
+        disclaims_crisis=re.compile(ctx["disclaims_crisis"]),
         threshold=float(sem["threshold"]),
         margin=float(sem["margin"]),
         near_misses=tuple(sem["near_misses"]),
@@ -267,7 +269,7 @@ class SafetyGate:
             # others); a learned crisis beside a red flag is the pain talking, not a plan.
             if learned and found and learned[0] != EMERGENCY:
                 learned = None
-            if learned and learned[0] == CRISIS and self._denied(text, CRISIS):
+            if learned and learned[0] == CRISIS and self._disclaimed(text):
                 learned = None
             if learned and learned[0] in self.rules.learned:
                 signal = self.rules.learned[learned[0]]
@@ -285,6 +287,11 @@ class SafetyGate:
         if self.learned is None or (request and request[0] != PERSONAL_ADVICE):
             return False
         return not any(signal.tier == EMERGENCY for signal in found.values())
+
+    def _disclaimed(self, text: str) -> bool:
+        """The writer says the low mood is not a dark one ("not in a bad way, just fed up", "I'm
+        not suicidal"): the learned layer reads tiredness, the writer has told us what it is."""
+        return self._denied(text, CRISIS) or bool(self.rules.disclaims_crisis.search(text))
 
     def _denied(self, text: str, tier: str) -> bool:
         """The message names a sign of this tier only to deny it ("I'm not suicidal")."""

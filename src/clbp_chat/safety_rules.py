@@ -47,6 +47,7 @@ class ContextSpec(_Strict):
     general_subject: str
     hypothetical: str
     figures_of_speech: list[str]
+    disclaims_crisis: str
 
 
 class SemanticSpec(_Strict):

@@ -165,8 +165,42 @@ def unknown_studies(low: str, index: Index) -> list[str]:
             and n not in known
             and index.speller.correct(n) == n
             and not _run_together(n, known)
+            and not _lay_word(n)
         )
     ]
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_YEAR_OF = re.compile(r"\b(?:from|in|of|published in|done in)\s+$")
+
+
+def _with_year_names(text: str) -> str:
+    """``text`` with "(<year> study)" after a year said of a study ("that 2017 trial", "the 2022
+    marrow one", "the paper from 2015"), so the study's year alias names it."""
+    refer = vocabulary().study_reference
+    low = text.lower()
+    out, last = [], 0
+    for m in _YEAR.finditer(low):
+        after = " ".join(low[m.end() :].split()[:3])
+        before = low[: m.start()]
+        said_of = (
+            refer.match(after)
+            or refer.match(" ".join(after.split()[1:]))
+            or (_YEAR_OF.search(before) and refer.search(" ".join(before.split()[-3:])))
+        )
+        if said_of:
+            out += [text[last : m.end()], f" ({m.group()} study)"]
+            last = m.end()
+    return "".join([*out, text[last:]])
+
+
+def _lay_word(word: str) -> bool:
+    """A patient's word for part of the treatment ("the jab trial", "the tummy fat study")
+    describes a study; it is not a study's name."""
+    vocab = vocabulary()
+    return any(lay.search(word) for lay, _ in vocab.lay_terms) or bool(
+        vocab.topic_words.search(word)
+    )
 
 
 def _run_together(word: str, known: frozenset[str]) -> bool:
@@ -260,7 +294,7 @@ def read_message(
     # "sf36" -> "sf-36": patients drop the hyphen the corpus writes.
     corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
     standalone = standalone_question(corrected, history, index)
-    text = standalone or corrected
+    text = _with_year_names(standalone or corrected)
     low = normalize(text)
     # Only a study or the clinic's summary narrows the search; "the studies" names no one study.
     doc_types = index.manifest.get("doc_types", {})
