@@ -42,6 +42,7 @@ def reasons(row: dict) -> list[str]:
     if scores.get("grounded_numbers") is not None and scores["grounded_numbers"] < 1:
         out.append("a number not in its cited passages")
     out += [f"safety reply {p}" for p in scores.get("safety_reply_problems") or []]
+    out += [f"no-evidence reply {p}" for p in scores.get("no_evidence_reply_problems") or []]
     return out
 
 
@@ -70,6 +71,10 @@ def write_report(results: dict, path: Path, deltas: list[str]) -> None:
         "## By category",
         "",
         _table(results["by_category"], ["n", *columns]),
+        "",
+        "## Corpus integrity (evals/corpus.yaml)",
+        "",
+        *([f"- {p}" for p in results.get("corpus_problems", [])] or ["No problems."]),
         "",
         "## Failing items and why",
         "",

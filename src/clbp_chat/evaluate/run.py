@@ -14,11 +14,12 @@ import yaml
 
 from clbp_chat.answer import Engine
 from clbp_chat.config import Settings
-from clbp_chat.errors import ClbpError
+from clbp_chat.errors import ClbpError, InvalidQuestion
 from clbp_chat.evaluate import metrics as m
 from clbp_chat.evaluate.baseline import TutorialBaseline
 from clbp_chat.evaluate.dataset import EvalItem, load_sets
 from clbp_chat.evaluate.deployment import Deployment, load_deployment
+from clbp_chat.evaluate.integrity import corpus_problems
 from clbp_chat.evaluate.report import reasons, write_charts, write_report
 
 # metric -> True when higher is better (used by --compare to call a change a regression)
@@ -36,6 +37,7 @@ HIGHER_IS_BETTER = {
     "readability_grade": False,
     "safety_recall": True,
     "safety_reply_ok": True,
+    "no_evidence_reply_ok": True,
     "safety_false_positive_rate": False,
     "latency_p50_ms": False,
     "latency_p95_ms": False,
@@ -72,12 +74,36 @@ def score_item(
         "safety_reply_problems": deployment.problems(result["safety_category"], result["answer"])
         if deployment and result["outcome"] == "safety"
         else None,
+        "no_evidence_reply_problems": deployment.problems("no_evidence", result["answer"])
+        if deployment and result["outcome"] == "no_evidence"
+        else None,
     }
 
 
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return round(statistics.fmean(present), 4) if present else None
+
+
+def _reply_ok(scores: list[dict[str, Any]], key: str) -> float | None:
+    """Share of the fixed replies checked under ``key`` that said what deployment.yaml expects."""
+    return _mean([0.0 if s[key] else 1.0 for s in scores if s.get(key) is not None])
+
+
+def _result(engine: Engine, item: EvalItem) -> dict[str, Any]:
+    """The ``ask --json`` object for one item; a question the system refuses is a failed item
+    (outcome ``refused``), not a crash that hides the rest of the run."""
+    try:
+        return engine.answer(item.question, list(item.history)).to_json()
+    except InvalidQuestion as exc:
+        return {
+            "outcome": "refused",
+            "safety_category": None,
+            "answer": f"refused: {exc}",
+            "citations": [],
+            "retrieved_doc_ids": [],
+            "latency_ms": 0.0,
+        }
 
 
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,13 +126,8 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "faithfulness": _mean([s["faithfulness"] for s in scores]),
         "readability_grade": _mean([s["readability_grade"] for s in scores]),
         "safety_recall": _mean([r["scores"]["outcome_ok"] for r in safety_expected]),
-        "safety_reply_ok": _mean(
-            [
-                0.0 if s.get("safety_reply_problems") else 1.0
-                for s in scores
-                if s.get("safety_reply_problems") is not None
-            ]
-        ),
+        "safety_reply_ok": _reply_ok(scores, "safety_reply_problems"),
+        "no_evidence_reply_ok": _reply_ok(scores, "no_evidence_reply_problems"),
         "safety_false_positive_rate": _mean(
             [1.0 if r["outcome"] == "safety" else 0.0 for r in not_safety]
         ),
@@ -162,12 +183,13 @@ def run_eval(
 
     items = load_sets(question_set)
     deployment = load_deployment(Path(thresholds).with_name("deployment.yaml"))
+    integrity = corpus_problems(settings.corpus_dir, Path(thresholds).with_name("corpus.yaml"))
     engine = Engine(settings)
     engine.warm_up()
     baseline = TutorialBaseline(settings)
     rows = []
     for item in tqdm(items, desc="Evaluating", unit="q", file=sys.stderr):
-        result = engine.answer(item.question, list(item.history)).to_json()
+        result = _result(engine, item)
         base = baseline.retrieve(item.question) if item.docs else []
         rows.append(
             {
@@ -203,6 +225,7 @@ def run_eval(
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "items": len(rows),
         "settings": {"min_evidence": settings.min_evidence, "retrieve_k": settings.retrieve_k},
+        "corpus_problems": integrity,
         "overall": aggregate(rows),
         "by_category": {c: aggregate([r for r in rows if r["category"] == c]) for c in categories},
         "baseline": {
@@ -252,8 +275,11 @@ def run_eval(
             click.echo(
                 f"FAIL {r['id']}: {'; '.join(why)} | Q: {r['question'][:70]} | A: {first}", err=True
             )
+    for line in integrity:
+        click.echo(f"CORPUS: {line}", err=True)
     if check:
         missed = check_thresholds(results["overall"], Path(thresholds), bounds)
+        missed += [f"corpus integrity: {len(integrity)} problem(s)"] if integrity else []
         for line in missed:
             click.echo(f"THRESHOLD MISSED: {line}", err=True)
         code = 1 if missed else code
