@@ -5,8 +5,9 @@ variant in `evals/mutations.yaml` (a setting, a messages file or a corpus edit) 
 steps as `make eval`: ingest (corpus edits: a temporary copy of corpus/ indexed into a temporary
 folder; the real corpus and index are never touched), `clbp-chat eval --check`, then the patient
 dev set with its own bounds when `../shared/dev` is present. The gate runs in this one process, so
-the model loads once; each variant gets a fresh engine. Prints caught / not caught and the totals,
-and writes artifacts/mutations.json.
+the model loads once and embeds each distinct text once (the same model gives the same vector), so
+a corpus variant's ingest embeds only its changed lines; each variant gets a fresh engine. Prints
+caught / not caught and the totals, and writes artifacts/mutations.json.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from clbp_chat.config import Settings
@@ -108,6 +110,21 @@ def variant_env(variant: Variant | None, work: Path) -> dict[str, str]:
     return {"CLBP_CORPUS_DIR": str(corpus), "CLBP_INDEX_DIR": str(work / "index")}
 
 
+def _embed_each_text_once() -> None:
+    """Memoise the model's vectors by text for this process (ingests and baselines repeat them)."""
+    from clbp_chat.embeddings import SentenceEmbeddings
+
+    original, memo = SentenceEmbeddings.encode, {}
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in memo]
+        if missing:
+            memo.update(zip(missing, original(self, missing, batch_size), strict=True))
+        return np.stack([memo[t] for t in texts]) if texts else original(self, texts, batch_size)
+
+    SentenceEmbeddings.encode = encode
+
+
 @contextlib.contextmanager
 def _environment(values: dict[str, str]):
     saved = {k: os.environ.get(k) for k in values}
@@ -168,6 +185,7 @@ def main(names: list[str]) -> int:
     os.chdir(ROOT)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    _embed_each_text_once()
     variants = [v for v in load_variants() if not names or v.name in names]
     started = time.perf_counter()
     control = judge(None)
