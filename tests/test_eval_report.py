@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 from click.testing import CliRunner
 
@@ -80,3 +82,5 @@ def test_a_broken_corpus_sentence_puts_its_item_on_the_failing_list(
     assert "`kumar-dose` (study_facts): fact recall 0.500" in failing
     assert "FAIL kumar-dose: fact recall 0.500" in result.output
     assert "THRESHOLD MISSED: fact_recall" in result.output
+    row = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"][0]
+    assert row["verdict"] == "fail" and row["reasons"] == ["fact recall 0.500"]

@@ -117,3 +117,16 @@ def test_compare_lists_each_item_that_flipped_and_each_category_that_moved():
 def test_compare_refuses_runs_over_different_question_sets():
     with pytest.raises(ClbpError, match="different question set"):
         compare(_run({"a": True, "b": True}), _run({"a": True, "c": True}))
+
+
+def test_a_category_bound_fails_a_category_the_overall_mean_hides(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "overall:\n  fact_recall: {min: 0.95}\n"
+        "  by_category:\n    safety: {fact_recall: {min: 1.0}}\n"
+    )
+    by_category = {"safety": {"fact_recall": 0.9}, "facts": {"fact_recall": 1.0}}
+    assert check_thresholds({"fact_recall": 0.98}, path, by_category=by_category) == [
+        "[safety] fact_recall = 0.9 is below the minimum 1.0"
+    ]
+    assert check_thresholds({"fact_recall": 0.98}, path, by_category={"facts": {}}) == []

@@ -47,6 +47,8 @@ def reasons(row: dict) -> list[str]:
 
 
 def write_report(results: dict, path: Path, deltas: list[str]) -> None:
+    """report.md: overall, against the baseline, per category, the corpus problems, and every
+    failing item with its reasons (the list an evaluator signs off)."""
     overall = results["overall"]
     columns = [k for k in overall if k != "n"]
     base = results["baseline"]
@@ -80,6 +82,8 @@ def write_report(results: dict, path: Path, deltas: list[str]) -> None:
         "",
     ]
     failing = [(r, reasons(r)) for r in results["rows"]]
+    passed = sum(1 for _, why in failing if not why)
+    lines += [f"{passed} of {len(failing)} items pass.", ""]
     lines += [
         f"- `{r['id']}` ({r['category']}): {'; '.join(why)}. Q: {r['question'][:80]!r}"
         for r, why in failing
