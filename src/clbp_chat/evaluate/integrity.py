@@ -23,13 +23,23 @@ _SECTION = re.compile(r"^## ([^\n]+)\n(.*?)(?=^## |\Z)", re.S | re.M)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
+class DocIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    required: list[str]
+    optional: list[str] = []
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return frozenset(self.required + self.optional)
+
+
 class Spec(BaseModel):
     """``evals/corpus.yaml``, validated: an unknown key or a bad pattern is a one-line error."""
 
     model_config = ConfigDict(extra="forbid")
     fact_sheet: list[Path]
     seed: list[Path]
-    doc_ids: dict[str, list[str]]
+    doc_ids: DocIds
     clinic_summary: str
     overclaims: list[str]
     negation: str
@@ -142,10 +152,8 @@ def corpus_problems(corpus_dir: Path, spec_path: Path) -> list[str]:
     except ClbpError as exc:
         return [str(exc)]
     ids = {d.id for d in docs}
-    required = set(spec.doc_ids.get("required", []))
-    known = required | set(spec.doc_ids.get("optional", []))
-    out = [f"doc id {i} is missing" for i in sorted(required - ids)]
-    out += [f"doc id {i} is not an allowed doc id" for i in sorted(ids - known)]
+    out = [f"doc id {i} is missing" for i in sorted(set(spec.doc_ids.required) - ids)]
+    out += [f"doc id {i} is not an allowed doc id" for i in sorted(ids - spec.doc_ids.allowed)]
     for doc in docs:
         out += _doc_problems(doc, spec, ref)
     return out

@@ -269,10 +269,7 @@ def run_eval(
 
     spec_dir = Path(thresholds).parent
     spec = spec_dir / "corpus.yaml" if (spec_dir / "corpus.yaml").is_file() else CORPUS_SPEC
-    doc_ids = load_spec(spec).doc_ids
-    items = load_sets(
-        question_set, frozenset(doc_ids.get("required", []) + doc_ids.get("optional", []))
-    )
+    items = load_sets(question_set, load_spec(spec).doc_ids.allowed)
     before = _previous(previous, items)
     deployment = load_deployment(spec_dir / "deployment.yaml")
     integrity = corpus_problems(settings.corpus_dir, spec)
