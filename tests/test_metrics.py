@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from clbp_chat.errors import ClbpError
 from clbp_chat.evaluate import metrics as m
-from clbp_chat.evaluate.run import check_thresholds, compare
+from clbp_chat.evaluate.compare import compare
+from clbp_chat.evaluate.run import check_thresholds
 
 QUOTE = "The Pettine study included 26 patients with degenerative disc disease."
 
@@ -81,3 +83,50 @@ def test_thresholds_report_every_missed_bound(tmp_path):
     assert check_thresholds({"fact_recall": 0.99, "forbidden_rate": 0.0}, path) == []
     missed = check_thresholds({"fact_recall": 0.5, "forbidden_rate": 0.2}, path)
     assert len(missed) == 2 and "below the minimum 0.95" in missed[0]
+
+
+def _run(passing: dict[str, bool], fact_recall: float = 1.0) -> dict:
+    rows = [
+        {
+            "id": item,
+            "question": f"question {item}?",
+            "category": "facts",
+            "expected_outcome": "answered",
+            "outcome": "answered",
+            "safety_category": None,
+            "scores": {"outcome_ok": 1.0, "fact_recall": 1.0 if ok else 0.0},
+        }
+        for item, ok in passing.items()
+    ]
+    return {
+        "overall": {"fact_recall": fact_recall},
+        "by_category": {"facts": {"fact_recall": fact_recall, "latency_p95_ms": 9.0}},
+        "rows": rows,
+    }
+
+
+def test_compare_lists_each_item_that_flipped_and_each_category_that_moved():
+    lines = compare(_run({"a": False, "b": True}, 0.5), _run({"a": True, "b": False}, 0.5))
+    assert "FLIP pass -> fail: a (fact recall 0.000)  REGRESSION" in lines
+    assert "FLIP fail -> pass: b" in lines
+    assert not any(line.startswith("[facts]") for line in lines)
+    lines = compare(_run({"a": False, "b": True}, 0.5), _run({"a": True, "b": True}, 1.0))
+    assert "[facts] fact_recall: 1.0 -> 0.5 (-0.5)  REGRESSION" in lines
+
+
+def test_compare_refuses_runs_over_different_question_sets():
+    with pytest.raises(ClbpError, match="different question set"):
+        compare(_run({"a": True, "b": True}), _run({"a": True, "c": True}))
+
+
+def test_a_category_bound_fails_a_category_the_overall_mean_hides(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "overall:\n  fact_recall: {min: 0.95}\n"
+        "  by_category:\n    safety: {fact_recall: {min: 1.0}}\n"
+    )
+    by_category = {"safety": {"fact_recall": 0.9}, "facts": {"fact_recall": 1.0}}
+    assert check_thresholds({"fact_recall": 0.98}, path, by_category=by_category) == [
+        "[safety] fact_recall = 0.9 is below the minimum 1.0"
+    ]
+    assert check_thresholds({"fact_recall": 0.98}, path, by_category={"facts": {}}) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +32,59 @@ class EvalItem:
     history: tuple[dict, ...] = field(default_factory=tuple)
 
 
+ITEM_KEYS = {
+    "id",
+    "category",
+    "question",
+    "outcome",
+    "safety_category",
+    "docs",
+    "any_doc",
+    "facts",
+    "forbidden",
+    "history",
+}
+PATIENT_KEYS = {"q", "expect", "category", "docs", "must", "must_not", "history"}
+SAFETY_CATEGORIES = (
+    "emergency",
+    "urgent",
+    "crisis",
+    "personal_medical_advice",
+    "out_of_scope",
+    "prompt_injection",
+)
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def item_problems(raw: object, keys: set[str], doc_ids: frozenset[str] | None) -> list[str]:
+    """What is wrong with one raw item: unknown keys, outcomes, safety categories or doc ids, and
+    patterns that are not regular expressions (each a short phrase)."""
+    if not isinstance(raw, dict):
+        return ["is not a mapping"]
+    out = [f"unknown key '{k}'" for k in sorted(set(raw) - keys)]
+    outcomes = _as_list(raw.get("expect", raw.get("outcome")))
+    out += [f"unknown outcome '{o}'" for o in outcomes if o not in OUTCOMES]
+    categories = _as_list(raw.get("safety_category")) + (
+        _as_list(raw.get("category")) if "q" in raw else []
+    )
+    out += [f"unknown safety category '{c}'" for c in categories if c not in SAFETY_CATEGORIES]
+    if doc_ids is not None:
+        out += [f"unknown doc id '{d}'" for d in _as_list(raw.get("docs")) if d not in doc_ids]
+    for key in ("facts", "forbidden", "must", "must_not"):
+        for pattern in _as_list(raw.get(key)):
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                out.append(f"bad regex in {key} {pattern!r}: {exc}")
+    return out
+
+
 def _item(raw: dict, category: str, outcome: str, where: str) -> EvalItem:
     try:
-        item = EvalItem(
+        return EvalItem(
             id=str(raw["id"]),
             category=str(raw.get("category", category)),
             question=str(raw["question"]),
@@ -47,27 +98,22 @@ def _item(raw: dict, category: str, outcome: str, where: str) -> EvalItem:
         )
     except KeyError as exc:
         raise ClbpError(f"{where}: an item is missing '{exc.args[0]}'") from None
-    if item.outcome not in OUTCOMES:
-        raise ClbpError(f"{where}: item {item.id} has unknown outcome '{item.outcome}'")
-    return item
 
 
-def _patient_item(raw: object, n: int, where: str) -> EvalItem:
+def _patient_item(raw: dict, n: int, where: str) -> EvalItem:
     """One item of the patient-message format (``q``, ``expect``, ``category``, ``must``...)."""
-    if not isinstance(raw, dict) or "q" not in raw or "expect" not in raw:
+    if "q" not in raw or "expect" not in raw:
         raise ClbpError(f"{where}: item {n} needs 'q' and 'expect'")
-    expect = raw["expect"] if isinstance(raw["expect"], list) else [raw["expect"]]
-    cats = raw.get("category") or []
-    cats = cats if isinstance(cats, list) else [cats]
-    if not expect or any(e not in OUTCOMES for e in expect):
-        raise ClbpError(f"{where}: item {n} has an unknown outcome in {expect}")
+    expect = _as_list(raw["expect"])
+    if not expect:
+        raise ClbpError(f"{where}: item {n} has no outcome")
     return EvalItem(
         id=f"{Path(where).stem}-{n}",
         category=f"patients-{expect[0]}",
         question=str(raw["q"]),
         outcome=expect[0],
         also_accepted=tuple(expect[1:]),
-        safety_categories=tuple(cats),
+        safety_categories=tuple(_as_list(raw.get("category"))),
         docs=tuple(raw.get("docs", ())),
         any_doc=True,
         facts=tuple(raw.get("must", ())),
@@ -76,29 +122,45 @@ def _patient_item(raw: object, n: int, where: str) -> EvalItem:
     )
 
 
-def load_set(path: Path) -> list[EvalItem]:
+def load_set(path: Path, doc_ids: frozenset[str] | None = None) -> list[EvalItem]:
     """Items of one YAML file: an ``items`` mapping (defaults at the top), or a plain list of
-    patient messages in the format of ``shared/dev/patient-questions.yaml``."""
+    patient messages in the format of ``shared/dev/patient-questions.yaml``. Every problem in the
+    file is raised at once, one line each, naming the file and the item."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ClbpError(f"cannot read question set {path}: {exc}") from None
     if isinstance(data, list):
-        return [_patient_item(raw, n, path.name) for n, raw in enumerate(data, 1)]
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raws, keys = data, PATIENT_KEYS
+    elif isinstance(data, dict) and isinstance(data.get("items"), list):
+        raws, keys = data["items"], ITEM_KEYS
+        unknown = sorted(set(data) - {"category", "outcome", "items"})
+        if unknown:
+            raise ClbpError(f"{path.name}: unknown top-level key '{unknown[0]}'")
+    else:
         raise ClbpError(f"{path}: expected a mapping with an 'items' list")
+    problems = [
+        f"{path.name}: item {raw.get('id', n) if isinstance(raw, dict) else n}: {problem}"
+        for n, raw in enumerate(raws, 1)
+        for problem in item_problems(raw, keys, doc_ids)
+    ]
+    if problems:
+        raise ClbpError("\n".join(problems))
+    if keys is PATIENT_KEYS:
+        return [_patient_item(raw, n, path.name) for n, raw in enumerate(raws, 1)]
     category = str(data.get("category", path.stem))
     outcome = str(data.get("outcome", "answered"))
-    return [_item(raw, category, outcome, path.name) for raw in data["items"]]
+    return [_item(raw, category, outcome, path.name) for raw in raws]
 
 
-def load_sets(path: Path | None = None) -> list[EvalItem]:
-    """One file, or every ``*.yaml`` under a folder (default ``evals/sets``); ids must be unique."""
+def load_sets(path: Path | None = None, doc_ids: frozenset[str] | None = None) -> list[EvalItem]:
+    """One file, or every ``*.yaml`` under a folder (default ``evals/sets``); ids must be unique.
+    With ``doc_ids``, an item naming any other document is an error."""
     path = path or DEFAULT_SETS
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise ClbpError(f"no question sets found at {path}")
-    items = [item for f in files for item in load_set(f)]
+    items = [item for f in files for item in load_set(f, doc_ids)]
     seen: set[str] = set()
     for item in items:
         if item.id in seen:

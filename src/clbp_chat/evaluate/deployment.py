@@ -1,4 +1,4 @@
-"""What a clinic's safety replies must say (``evals/deployment.yaml``), written by the evaluator.
+"""What a clinic's fixed replies must say (``evals/deployment.yaml``), written by the evaluator.
 
 The expectations are the evaluator's, never read back from the settings under test: a deployment
 whose emergency number is wrong, or whose crisis reply lost its line, fails the release gate.
@@ -37,10 +37,14 @@ class Deployment(BaseModel):
     urgent: Rules = Rules()
     crisis: Rules = Rules()
     personal_medical_advice: Rules = Rules()
+    prompt_injection: Rules = Rules()
+    out_of_scope: Rules = Rules()
+    no_evidence: Rules = Rules()
     all: Rules = Rules()
 
     def problems(self, category: str | None, reply: str) -> list[str]:
-        """What the reply of this safety category lacks or says that it must not."""
+        """What the reply of this safety category (or ``no_evidence``) lacks or says that it must
+        not."""
         own = getattr(self, category) if category in type(self).model_fields else None
         rules = [self.all, *([own] if own else [])]
         out = []

@@ -42,10 +42,13 @@ def reasons(row: dict) -> list[str]:
     if scores.get("grounded_numbers") is not None and scores["grounded_numbers"] < 1:
         out.append("a number not in its cited passages")
     out += [f"safety reply {p}" for p in scores.get("safety_reply_problems") or []]
+    out += [f"no-evidence reply {p}" for p in scores.get("no_evidence_reply_problems") or []]
     return out
 
 
 def write_report(results: dict, path: Path, deltas: list[str]) -> None:
+    """report.md: overall, against the baseline, per category, the corpus problems, and every
+    failing item with its reasons (the list an evaluator signs off)."""
     overall = results["overall"]
     columns = [k for k in overall if k != "n"]
     base = results["baseline"]
@@ -71,10 +74,16 @@ def write_report(results: dict, path: Path, deltas: list[str]) -> None:
         "",
         _table(results["by_category"], ["n", *columns]),
         "",
+        "## Corpus integrity (evals/corpus.yaml)",
+        "",
+        *([f"- {p}" for p in results.get("corpus_problems", [])] or ["No problems."]),
+        "",
         "## Failing items and why",
         "",
     ]
     failing = [(r, reasons(r)) for r in results["rows"]]
+    passed = sum(1 for _, why in failing if not why)
+    lines += [f"{passed} of {len(failing)} items pass.", ""]
     lines += [
         f"- `{r['id']}` ({r['category']}): {'; '.join(why)}. Q: {r['question'][:80]!r}"
         for r, why in failing

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
+import subprocess
 import sys
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +17,18 @@ import yaml
 
 from clbp_chat.answer import Engine
 from clbp_chat.config import Settings
-from clbp_chat.errors import ClbpError
+from clbp_chat.corpus import corpus_hash
+from clbp_chat.errors import ClbpError, InvalidQuestion
 from clbp_chat.evaluate import metrics as m
 from clbp_chat.evaluate.baseline import TutorialBaseline
+from clbp_chat.evaluate.compare import check_same_questions, compare
 from clbp_chat.evaluate.dataset import EvalItem, load_sets
 from clbp_chat.evaluate.deployment import Deployment, load_deployment
+from clbp_chat.evaluate.integrity import corpus_problems, load_spec
 from clbp_chat.evaluate.report import reasons, write_charts, write_report
 
-# metric -> True when higher is better (used by --compare to call a change a regression)
-HIGHER_IS_BETTER = {
-    "outcome_accuracy": True,
-    "hit_at_1": True,
-    "hit_at_3": True,
-    "mrr": True,
-    "citation_precision": True,
-    "citation_recall": True,
-    "fact_recall": True,
-    "forbidden_rate": False,
-    "grounded_number_rate": True,
-    "faithfulness": True,
-    "readability_grade": False,
-    "safety_recall": True,
-    "safety_reply_ok": True,
-    "safety_false_positive_rate": False,
-    "latency_p50_ms": False,
-    "latency_p95_ms": False,
-}
-REGRESSION_TOLERANCE = {"latency_p50_ms": 0.25, "latency_p95_ms": 0.25}
+# The corpus checks: the file beside the thresholds file when there is one, else this one.
+CORPUS_SPEC = Path("evals/corpus.yaml")
 
 
 def score_item(
@@ -72,12 +60,36 @@ def score_item(
         "safety_reply_problems": deployment.problems(result["safety_category"], result["answer"])
         if deployment and result["outcome"] == "safety"
         else None,
+        "no_evidence_reply_problems": deployment.problems("no_evidence", result["answer"])
+        if deployment and result["outcome"] == "no_evidence"
+        else None,
     }
 
 
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return round(statistics.fmean(present), 4) if present else None
+
+
+def _reply_ok(scores: list[dict[str, Any]], key: str) -> float | None:
+    """Share of the fixed replies checked under ``key`` that said what deployment.yaml expects."""
+    return _mean([0.0 if s[key] else 1.0 for s in scores if s.get(key) is not None])
+
+
+def _result(engine: Engine, item: EvalItem) -> dict[str, Any]:
+    """The ``ask --json`` object for one item; a question the system refuses is a failed item
+    (outcome ``refused``), not a crash that hides the rest of the run."""
+    try:
+        return engine.answer(item.question, list(item.history)).to_json()
+    except InvalidQuestion as exc:
+        return {
+            "outcome": "refused",
+            "safety_category": None,
+            "answer": f"refused: {exc}",
+            "citations": [],
+            "retrieved_doc_ids": [],
+            "latency_ms": 0.0,
+        }
 
 
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,13 +112,8 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "faithfulness": _mean([s["faithfulness"] for s in scores]),
         "readability_grade": _mean([s["readability_grade"] for s in scores]),
         "safety_recall": _mean([r["scores"]["outcome_ok"] for r in safety_expected]),
-        "safety_reply_ok": _mean(
-            [
-                0.0 if s.get("safety_reply_problems") else 1.0
-                for s in scores
-                if s.get("safety_reply_problems") is not None
-            ]
-        ),
+        "safety_reply_ok": _reply_ok(scores, "safety_reply_problems"),
+        "no_evidence_reply_ok": _reply_ok(scores, "no_evidence_reply_problems"),
         "safety_false_positive_rate": _mean(
             [1.0 if r["outcome"] == "safety" else 0.0 for r in not_safety]
         ),
@@ -115,36 +122,136 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def compare(current: dict, previous: dict) -> list[str]:
-    """Lines 'metric: old -> new (delta)', with REGRESSION marked where it got worse."""
-    lines = []
-    for name, higher in HIGHER_IS_BETTER.items():
-        new, old = current["overall"].get(name), previous.get("overall", {}).get(name)
-        if new is None or old is None:
-            continue
-        delta = new - old
-        tolerance = REGRESSION_TOLERANCE.get(name, 0.0) * abs(old)
-        worse = (delta < -tolerance - 1e-9) if higher else (delta > tolerance + 1e-9)
-        lines.append(f"{name}: {old} -> {new} ({delta:+.4g}){'  REGRESSION' if worse else ''}")
-    return lines
-
-
-def check_thresholds(overall: dict, path: Path, bounds: str = "overall") -> list[str]:
-    """Every threshold of the ``bounds`` section of ``path`` the run missed, as readable lines."""
-    try:
-        limits = yaml.safe_load(path.read_text(encoding="utf-8"))[bounds]
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
-        raise ClbpError(f"cannot read thresholds {path}: {exc}") from None
+def _missed(label: str, values: dict, limits: dict) -> list[str]:
     missed = []
     for name, bound in limits.items():
-        value = overall.get(name)
+        value = values.get(name)
         if value is None:
-            missed.append(f"{name}: no value in this run")
+            missed.append(f"{label}{name}: no value in this run")
         elif "min" in bound and value < bound["min"]:
-            missed.append(f"{name} = {value} is below the minimum {bound['min']}")
+            missed.append(f"{label}{name} = {value} is below the minimum {bound['min']}")
         elif "max" in bound and value > bound["max"]:
-            missed.append(f"{name} = {value} is above the maximum {bound['max']}")
+            missed.append(f"{label}{name} = {value} is above the maximum {bound['max']}")
     return missed
+
+
+def check_thresholds(
+    overall: dict, path: Path, bounds: str = "overall", by_category: dict | None = None
+) -> list[str]:
+    """Every threshold of the ``bounds`` section of ``path`` the run missed, as readable lines.
+
+    The section's ``by_category`` bounds hold a category of this run to its own bar (a safety
+    item's missing fact must not hide in the overall mean); a category the run lacks is skipped.
+    """
+    try:
+        limits = dict(yaml.safe_load(path.read_text(encoding="utf-8"))[bounds])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise ClbpError(f"cannot read thresholds {path}: {exc}") from None
+    per_category = limits.pop("by_category", None) or {}
+    missed = _missed("", overall, limits)
+    for category, category_limits in per_category.items():
+        if by_category and category in by_category:
+            missed += _missed(f"[{category}] ", by_category[category], category_limits)
+    return missed
+
+
+def _row(item: EvalItem, result: dict[str, Any], base: list[str], deployment: Deployment) -> dict:
+    """One item's record in results.json: what was asked, what came back, and its scores."""
+    ranked = list(dict.fromkeys(base))
+    return {
+        "id": item.id,
+        "category": item.category,
+        "question": item.question,
+        "expected_outcome": item.outcome,
+        "accepted_outcomes": [item.outcome, *item.also_accepted],
+        "outcome": result["outcome"],
+        "safety_category": result["safety_category"],
+        "answer": result["answer"],
+        "cited_doc_ids": [c["doc_id"] for c in result["citations"]],
+        "latency_ms": result["latency_ms"],
+        "scores": score_item(item, result, deployment),
+        "baseline": {
+            "hit_at_1": m.hit_at_k(ranked, item.docs, 1),
+            "hit_at_3": m.hit_at_k(ranked, item.docs, 3),
+            "mrr": m.reciprocal_rank(ranked, item.docs),
+        }
+        if item.docs
+        else None,
+        "contexts": [c["quote"] for c in result["citations"]],
+        "reference": "; ".join(item.facts),
+    }
+
+
+def _code_version() -> str:
+    """The package version and, in a git checkout, the commit (with '+dirty' for local edits)."""
+    version = metadata.version("clbp-chat")
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty=+dirty"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version} ({commit})"
+
+
+def configuration(settings: Settings, items: list[EvalItem], bounds: str) -> dict[str, Any]:
+    """What this run measured: every setting, the corpus, the model, the code and the questions,
+    so two results.json files say whether they can be compared."""
+    questions = json.dumps([(i.id, i.question, i.history) for i in items], sort_keys=True)
+    return {
+        "settings": json.loads(settings.model_dump_json()),
+        "corpus_hash": corpus_hash(settings.corpus_dir),
+        "model": f"{settings.embedding_model} ({settings.embedding_backend})",
+        "code_version": _code_version(),
+        "question_set_hash": hashlib.sha256(questions.encode()).hexdigest(),
+        "bounds": bounds,
+    }
+
+
+def _write_ragas(rows: list[dict], path: Path) -> None:
+    """RAGAS's current column names, with the item's required facts as the reference."""
+    with path.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            record = {
+                "user_input": r["question"],
+                "response": r["answer"],
+                "retrieved_contexts": r["contexts"],
+                "reference": r["reference"],
+            }
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _echo_failures(rows: list[dict], integrity: list[str]) -> None:
+    """Every failing item with its reasons, the question and the answer's first line; then every
+    corpus problem."""
+    for r in rows:
+        if r["scores"].get("safety_reply_problems"):
+            problems = "; ".join(r["scores"]["safety_reply_problems"])
+            click.echo(f"SAFETY REPLY {r['id']} ({r['safety_category']}): {problems}", err=True)
+        why = reasons(r)
+        if why:
+            first = r["answer"].strip().splitlines()[0][:100] if r["answer"].strip() else ""
+            click.echo(
+                f"FAIL {r['id']}: {'; '.join(why)} | Q: {r['question'][:70]} | A: {first}", err=True
+            )
+    for line in integrity:
+        click.echo(f"CORPUS: {line}", err=True)
+
+
+def _previous(path: Path | None, items: list[EvalItem]) -> dict | None:
+    """The run to compare with, refused up front when it asked other questions."""
+    if path is None:
+        return None
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ClbpError(f"cannot read the run to compare with, {path}: {exc}") from None
+    check_same_questions({"rows": [{"id": i.id, "question": i.question} for i in items]}, previous)
+    return previous
 
 
 def run_eval(
@@ -160,39 +267,22 @@ def run_eval(
     """Run, write ``out/results.json``, ``report.md``, charts and ``ragas.jsonl``; return the exit code."""
     from tqdm import tqdm
 
-    items = load_sets(question_set)
-    deployment = load_deployment(Path(thresholds).with_name("deployment.yaml"))
+    spec_dir = Path(thresholds).parent
+    spec = spec_dir / "corpus.yaml" if (spec_dir / "corpus.yaml").is_file() else CORPUS_SPEC
+    items = load_sets(question_set, load_spec(spec).doc_ids.allowed)
+    before = _previous(previous, items)
+    deployment = load_deployment(spec_dir / "deployment.yaml")
+    integrity = corpus_problems(settings.corpus_dir, spec)
     engine = Engine(settings)
     engine.warm_up()
     baseline = TutorialBaseline(settings)
     rows = []
     for item in tqdm(items, desc="Evaluating", unit="q", file=sys.stderr):
-        result = engine.answer(item.question, list(item.history)).to_json()
         base = baseline.retrieve(item.question) if item.docs else []
-        rows.append(
-            {
-                "id": item.id,
-                "category": item.category,
-                "question": item.question,
-                "expected_outcome": item.outcome,
-                "accepted_outcomes": [item.outcome, *item.also_accepted],
-                "outcome": result["outcome"],
-                "safety_category": result["safety_category"],
-                "answer": result["answer"],
-                "cited_doc_ids": [c["doc_id"] for c in result["citations"]],
-                "latency_ms": result["latency_ms"],
-                "scores": score_item(item, result, deployment),
-                "baseline": {
-                    "hit_at_1": m.hit_at_k(list(dict.fromkeys(base)), item.docs, 1),
-                    "hit_at_3": m.hit_at_k(list(dict.fromkeys(base)), item.docs, 3),
-                    "mrr": m.reciprocal_rank(list(dict.fromkeys(base)), item.docs),
-                }
-                if item.docs
-                else None,
-                "contexts": [c["quote"] for c in result["citations"]],
-                "reference": "; ".join(item.facts),
-            }
-        )
+        row = _row(item, _result(engine, item), base, deployment)
+        row["reasons"] = reasons(row)
+        row["verdict"] = "fail" if row["reasons"] else "pass"
+        rows.append(row)
     categories = sorted({r["category"] for r in rows})
     with_docs = [r for r in rows if r["baseline"]]
     base_summary = {
@@ -202,7 +292,8 @@ def run_eval(
     results = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "items": len(rows),
-        "settings": {"min_evidence": settings.min_evidence, "retrieve_k": settings.retrieve_k},
+        "configuration": configuration(settings, items, bounds),
+        "corpus_problems": integrity,
         "overall": aggregate(rows),
         "by_category": {c: aggregate([r for r in rows if r["category"] == c]) for c in categories},
         "baseline": {
@@ -216,21 +307,8 @@ def run_eval(
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    with (out / "ragas.jsonl").open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(
-                json.dumps(
-                    {
-                        "question": r["question"],
-                        "answer": r["answer"],
-                        "contexts": r["contexts"],
-                        "ground_truth": r["reference"],
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-    deltas = compare(results, json.loads(previous.read_text())) if previous else []
+    _write_ragas(rows, out / "ragas.jsonl")
+    deltas = compare(results, before) if before else []
     write_report(results, out / "report.md", deltas)
     write_charts(results, out)
     if as_json:
@@ -242,18 +320,12 @@ def run_eval(
     if deltas:
         click.echo("\nCompared with " + str(previous) + ":\n" + "\n".join(deltas), err=as_json)
         code = 1 if check and any("REGRESSION" in d for d in deltas) else 0
-    for r in rows:
-        if r["scores"].get("safety_reply_problems"):
-            problems = "; ".join(r["scores"]["safety_reply_problems"])
-            click.echo(f"SAFETY REPLY {r['id']} ({r['safety_category']}): {problems}", err=True)
-        why = reasons(r)
-        if why:
-            first = r["answer"].strip().splitlines()[0][:100] if r["answer"].strip() else ""
-            click.echo(
-                f"FAIL {r['id']}: {'; '.join(why)} | Q: {r['question'][:70]} | A: {first}", err=True
-            )
+    _echo_failures(rows, integrity)
     if check:
-        missed = check_thresholds(results["overall"], Path(thresholds), bounds)
+        missed = check_thresholds(
+            results["overall"], Path(thresholds), bounds, results["by_category"]
+        )
+        missed += [f"corpus integrity: {len(integrity)} problem(s)"] if integrity else []
         for line in missed:
             click.echo(f"THRESHOLD MISSED: {line}", err=True)
         code = 1 if missed else code
