@@ -20,7 +20,7 @@ from clbp_chat.errors import InvalidQuestion
 from clbp_chat.messages import messages
 from clbp_chat.types import Answer
 from clbp_chat.web.api import record_feedback
-from clbp_chat.web.render import ReplyRenderer
+from clbp_chat.web.render import ReplyRenderer, tel_links
 from clbp_chat.web.security import client_of, summary
 from clbp_chat.web.state import EngineState
 
@@ -177,7 +177,7 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
                 lines=1,
                 max_lines=4,
             )
-            gr.Markdown(str(texts["disclaimer"]), elem_id="clbp-disclaimer")
+            gr.Markdown(tel_links(str(texts["disclaimer"])), elem_id="clbp-disclaimer")
         turns, shown, rated = gr.State([]), gr.State([]), gr.State({})
         outputs = [box, chatbot, turns, shown, rated, start]
         # No Gradio concurrency cap on the chat: a warning sign must not queue behind answers that
