@@ -17,12 +17,11 @@ from clbp_chat.config import Settings
 from clbp_chat.errors import ConfigError
 
 DEFAULTS = Path(__file__).with_name("messages.yaml")
-# Filled when the text is sent, not from settings: the warning sign's own sentence, a citation's
-# number, the origin of a page the widget may not run on.
+# Filled when the text is sent, not from settings: the warning sign's own sentence, the origin of a
+# page the widget may not run on.
 LATE_PLACEHOLDERS = {
     "emergency": ("why",),
     "urgent": ("why",),
-    "source_label": ("n",),
     "widget_refused": ("origin",),
 }
 

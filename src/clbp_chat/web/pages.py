@@ -45,6 +45,7 @@ def widget_config(state: EngineState) -> dict[str, object]:
     texts = messages(state.settings)
     return {
         "allowed": state.settings.allowed_origins,
+        "title": texts["widget_title"],
         "close": texts["widget_close"],
         "refused": texts["widget_refused"],
     }

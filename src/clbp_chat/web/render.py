@@ -89,8 +89,7 @@ class ReplyRenderer:
 
     def _marker(self, prefix: str, match: re.Match[str]) -> str:
         n = match.group(1)
-        label = html.escape(str(self.texts["source_label"]).format(n=n))
-        return f'<a class="clbp-cite" href="#{prefix}-{n}" aria-label="{label}">[{n}]</a>'
+        return f'<a class="clbp-cite" href="#{prefix}-{n}">[{n}]</a>'
 
     def _source(self, prefix: str, c: Citation) -> str:
         quote = "\n".join(f"> {line}" for line in c.quote.splitlines() if line.strip())

@@ -11,7 +11,7 @@
   window.__clbpChatWidget = true;
 
   var origin = new URL(script.src, window.location.href).origin;
-  var title = script.getAttribute("data-title") || "Questions about stem-cell therapy?";
+  var title = script.getAttribute("data-title") || config.title;
   var color = /^#[0-9a-fA-F]{3,8}$/.test(script.getAttribute("data-color") || "")
     ? script.getAttribute("data-color") : "#0f766e";
   var side = script.getAttribute("data-position") === "left" ? "left" : "right";
