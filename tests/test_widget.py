@@ -64,6 +64,9 @@ def test_numbers_to_call_are_tel_links_and_figures_in_answers_are_not(engine):
     assert tel_links("call Samaritans on 116 123 now") == (
         'call Samaritans on <a class="clbp-tel" href="tel:116123">116 123</a> now'
     )
+    assert tel_links("see https://www.nhs.uk/111 or call 111") == (
+        'see https://www.nhs.uk/111 or call <a class="clbp-tel" href="tel:111">111</a>'
+    )
     answered = renderer_for(local).reply(
         local.answer("How many people were in the Pettine study?"), rateable=True
     )

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from clbp_chat.types import Answer, Citation
 
 CITE_MARK = re.compile(r"\[(\d+)\]")
-# A run of digits, perhaps with single spaces or dashes inside ("116 123", "+44 20 7946 0958").
-DIGIT_RUN = re.compile(r"(?<![\w+])\+?\d+(?:[ -]\d+)*(?!\w)")
+# A run of digits, perhaps with single spaces or dashes inside ("116 123", "+44 20 7946 0958"), that
+# is not part of an address, a figure ("1.5") or a word.
+DIGIT_RUN = re.compile(r"(?<![\w+/.:=#@-])\+?\d+(?:[ -]\d+)*(?![\w/@]|[.,]\d)")
 MIN_PHONE_DIGITS = 3
 # Marks a reply that takes no rating (safety replies and errors); the page's CSS hides its buttons.
 NO_RATING = '<span class="clbp-no-rating"></span>'
