@@ -140,7 +140,7 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
         return "", [], [], [], {}, gr.update(visible=True)
 
     with gr.Blocks(title=str(texts["page_title"]), analytics_enabled=False, fill_height=True) as ui:
-        with gr.Column(elem_id="clbp-app", elem_classes="clbp-embed" if embed else None):
+        with gr.Column(elem_id="clbp-app"):
             with gr.Row(elem_id="clbp-header", equal_height=True):
                 gr.HTML(header_html(texts), elem_id="clbp-heading")
                 restart = gr.Button(
