@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clbp_chat.messages import messages
-from clbp_chat.web.api import http_error
 from clbp_chat.web.render import section_anchor, short_title
 from clbp_chat.web.state import EngineState
 
@@ -52,12 +52,13 @@ def widget_config(state: EngineState) -> dict[str, object]:
 
 
 def error_page(state: EngineState):
-    """The handler for errors under every mount (Gradio's included)."""
+    """The handler for an unknown address under every mount (Gradio's included)."""
 
-    def handler(request: Request, exc: StarletteHTTPException) -> Response:
-        """A page for a browser, ``{"error": …}`` for anything else; other errors as the API's."""
+    async def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        """A page for a browser, ``{"error": …}`` for anything else. Other errors keep Gradio's
+        shape: its page reads them."""
         if exc.status_code != 404:
-            return http_error(request, exc)
+            return await http_exception_handler(request, exc)
         texts = messages(state.settings)
         if "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"error": "not found"}, status_code=404)
@@ -108,11 +109,11 @@ def build_pages(state: EngineState) -> APIRouter:
         return RedirectResponse("/embed/", status_code=307)
 
     @router.get("/library/{doc_id}")
-    def library(doc_id: str, request: Request) -> Response:
+    async def library(doc_id: str, request: Request) -> Response:
         manifest = state.engine.index.manifest if state.ready else {}
         title = manifest.get("documents", {}).get(doc_id)
         if title is None:
-            return not_found(request, StarletteHTTPException(404))
+            return await not_found(request, StarletteHTTPException(404))
         sections: dict[str, list[str]] = {}
         for chunk in state.engine.index.chunks:
             if chunk.doc_id == doc_id:
