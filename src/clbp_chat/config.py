@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         "a crisis line such as 988 in the US (call or text)",
         description="How the crisis reply names the crisis line for the clinic's country.",
     )
+    clinic_name: str = Field(
+        "The clinic",
+        min_length=1,
+        description="The clinic's name, shown in the chat's header and page title and available "
+        "to every text in messages.yaml as {clinic_name}.",
+    )
 
     # Web
     host: str = Field("127.0.0.1", description="Address `clbp-chat serve` binds to.")

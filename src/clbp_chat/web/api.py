@@ -1,17 +1,15 @@
-"""The HTTP JSON API and the small routes around it (health, widget, embed demo, feedback)."""
+"""The HTTP JSON API: ask, feedback and health (the pages around the chat are in pages.py)."""
 
-import html
 import json
 import os
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,9 +20,6 @@ from clbp_chat.messages import messages
 from clbp_chat.text import CONTROL_CHARS, WHITESPACE_CHARS, is_text
 from clbp_chat.web.security import TOO_MANY, WINDOW_SECONDS, client_of, summary
 from clbp_chat.web.state import EngineState
-
-STATIC = Path(__file__).with_name("static")
-SNIPPET_PLACEHOLDER = "https://YOUR-CHAT-SERVER"
 
 
 def _encodable(value: str) -> str:
@@ -238,20 +233,5 @@ def build_router(state: EngineState) -> APIRouter:
             methods=wrong,
             include_in_schema=False,
         )
-
-    @router.get("/widget.js")
-    def widget() -> FileResponse:
-        return FileResponse(STATIC / "widget.js", media_type="text/javascript")
-
-    @router.get("/embed-demo")
-    def embed_demo() -> HTMLResponse:
-        # The snippet names the configured public address, never the request's Host header.
-        origin = state.settings.public_url or SNIPPET_PLACEHOLDER
-        page = (STATIC / "embed-demo.html").read_text(encoding="utf-8")
-        return HTMLResponse(page.replace("{{ORIGIN}}", html.escape(origin)))
-
-    @router.get("/embed-demo.js")
-    def embed_demo_script() -> FileResponse:
-        return FileResponse(STATIC / "embed-demo.js", media_type="text/javascript")
 
     return router

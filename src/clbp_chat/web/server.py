@@ -21,15 +21,18 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
 
 from clbp_chat.answer import Engine  # noqa: E402
 from clbp_chat.config import Settings  # noqa: E402
 from clbp_chat.errors import ClbpError  # noqa: E402
+from clbp_chat.messages import messages  # noqa: E402
 from clbp_chat.web.api import (  # noqa: E402
     build_router,
     http_error,
     validation_error,
 )
+from clbp_chat.web.pages import build_pages, error_page  # noqa: E402
 from clbp_chat.web.security import (  # noqa: E402
     GuardMiddleware,
     RateLimiter,
@@ -47,7 +50,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The whole web app; the engine loads in the background at start-up."""
     import gradio as gr
 
-    from clbp_chat.web.ui import CLOSE_ON_ESCAPE, THEME, UI_CSS, build_ui
+    from clbp_chat.web.ui import CSS_PATH, HEAD, THEME, build_ui
 
     state = EngineState(settings, engine)
     state.limiter = RateLimiter(settings.rate_limit)
@@ -80,14 +83,27 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return response
 
     app.include_router(build_router(state))
-    common = {"theme": THEME, "css": UI_CSS, "footer_links": [], "ssr_mode": False}
+    app.include_router(build_pages(state))
+    common = {
+        "theme": THEME,
+        "css_paths": [CSS_PATH],
+        "head": HEAD,
+        "footer_links": [],
+        "ssr_mode": False,
+    }
     for path, embed in (("/embed", True), ("/", False)):
         ui = build_ui(state, embed=embed).queue(default_concurrency_limit=UI_CONCURRENCY)
-        head = CLOSE_ON_ESCAPE if embed else None
-        app = gr.mount_gradio_app(app, ui, path=path, head=head, **common)
+        app = gr.mount_gradio_app(app, ui, path=path, **common)
+        # Gradio's own 404s ({"detail": …}) in the README's shape: a page or {"error": …}.
+        _gradio_app(app, path).add_exception_handler(StarletteHTTPException, error_page(state))
     # Outermost: refuse oversized bodies, uploads and floods before anything else runs.
     app.add_middleware(GuardMiddleware, settings=settings, limiter=state.limiter)
     return app
+
+
+def _gradio_app(app: FastAPI, path: str) -> FastAPI:
+    """The Gradio app mounted at ``path``."""
+    return next(r.app for r in app.routes if isinstance(r, Mount) and r.path == path.rstrip("/"))
 
 
 def _empty(folder: Path) -> None:
@@ -129,6 +145,7 @@ def run(settings: Settings, host: str, port: int) -> None:
     """Check the index and the port, then serve until interrupted."""
     import uvicorn
 
+    messages(settings)  # a text naming an unknown placeholder stops here, in one line
     engine = Engine(settings)
     _ = engine.index  # fail now, with the one-line message, if there is no usable index
     engine.check_index()

@@ -1,14 +1,17 @@
-"""The Gradio chat UI: answers first, their sources one click away, starter questions, feedback.
+"""The Gradio chat UI, laid out like a chat app: a header naming the clinic, one scrolling message
+list, the question box pinned at the bottom, the disclaimer under it.
 
-The same UI serves the full page (``/``) and the widget's iframe (``/embed``, without the header).
-Fonts are the system's, so the page loads nothing from a third-party host.
+The same UI serves the full page (``/``) and the widget's iframe (``/embed``). Every text comes from
+``messages.yaml``; the page's behaviour (citation links, Escape in the widget, an empty submit) is
+in ``static/chat.js``, its layout in ``static/chat.css``. Fonts are the system's, so the page loads
+nothing from a third-party host.
 """
 
 from __future__ import annotations
 
 import html
 import sys
-from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import gradio as gr
@@ -17,9 +20,13 @@ from clbp_chat.errors import InvalidQuestion
 from clbp_chat.messages import messages
 from clbp_chat.types import Answer
 from clbp_chat.web.api import record_feedback
+from clbp_chat.web.render import ReplyRenderer, tel_links
 from clbp_chat.web.security import client_of, summary
 from clbp_chat.web.state import EngineState
 
+STATIC = Path(__file__).with_name("static")
+CSS_PATH = STATIC / "chat.css"
+HEAD = "<script>\n" + (STATIC / "chat.js").read_text(encoding="utf-8") + "</script>"
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
 THEME = gr.themes.Soft(
     primary_hue="teal",
@@ -31,65 +38,23 @@ THEME = gr.themes.Soft(
     block_info_text_color="*neutral_800",
     block_title_text_color="*neutral_800",
 )
-UI_CSS = """
-.gradio-container { max-width: 820px !important; margin: 0 auto !important; }
-#clbp-disclaimer { font-size: 0.9rem; padding: 0.5rem 0.75rem; border-radius: 8px;
-  background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
-#clbp-chat details { margin: 0.25rem 0; }
-#clbp-chat summary { cursor: pointer; min-height: 24px; padding: 2px 0; }
-#clbp-chat summary:focus-visible { outline: 3px solid #134e4a; outline-offset: 2px; }
-#clbp-starters { gap: 6px; }
-.clbp-starter { min-height: 32px; }
-@media (max-width: 480px) {
-  .gradio-container { padding: 2px !important; max-width: 100% !important; }
-  .gradio-container > .main, .gradio-container .contain { padding: 0 !important; }
-  #clbp-chat .bubble-wrap { padding: 4px !important; }
-  #clbp-chat .message-row { margin: 0 !important; padding: 0 !important; }
-  #clbp-chat .message { padding: 8px 10px !important; }
-}
-"""
-# Escape inside the widget's frame closes the widget (the host page cannot see keys in a frame).
-CLOSE_ON_ESCAPE = """<script>
-document.addEventListener('keydown', function (e) {
-  if (e.key === 'Escape' && window.parent !== window) {
-    window.parent.postMessage({clbp: 'close'}, '*');
-  }
-});
-</script>"""
 # After an answer: bring its first line into view (not the end of its source list).
-SCROLL_TO_ANSWER = """() => {
-  const rows = document.querySelectorAll('#clbp-chat .message-row.bot-row');
-  const last = rows[rows.length - 1];
-  if (last) last.scrollIntoView({block: 'start', behavior: 'instant'});
-}"""
+SCROLL_TO_ANSWER = "() => window.clbpChat && window.clbpChat.showLatestAnswer()"
+FOCUS_QUESTION = "() => window.clbpChat && window.clbpChat.focusQuestion()"
+# Replies that are not rated: a rating under an emergency or a crisis reply would ask a person in
+# danger to judge the advice to get help.
+UNRATED_CATEGORIES = {"emergency", "urgent", "crisis"}
 
 
-SOURCES_HEADING = "\n\n**Sources**\n"
+def rateable(result: Answer) -> bool:
+    return not (result.outcome == "safety" and result.safety_category in UNRATED_CATEGORIES)
 
 
-def short_title(title: str) -> str:
-    """'Pettine 2015: the patient's own bone marrow…' -> 'Pettine 2015' (the list stays compact)."""
-    return title.split(":")[0].strip()
-
-
-def with_sources(result: Answer) -> str:
-    """The answer, then one collapsed source per citation: native details/summary, so every
-    source opens by keyboard and a screen reader names it."""
-    if not result.citations:
-        return result.answer
-    blocks = []
-    for c in result.citations:
-        quote = "\n".join(f"> {line}" for line in c.quote.splitlines() if line.strip())
-        if c.source:
-            link = f"\n\n[Open the source]({c.source})"
-        else:
-            papers = " · ".join(f"[paper {k}]({url})" for k, url in enumerate(c.sources, 1))
-            link = f"\n\nThe studies it names: {papers}" if papers else ""
-        blocks.append(
-            f"<details><summary>[{c.n}] {html.escape(short_title(c.title))} · "
-            f"{html.escape(c.section)}</summary>\n\n{quote}{link}\n\n</details>"
-        )
-    return result.answer + SOURCES_HEADING + "\n".join(blocks)
+def header_html(texts: dict[str, object]) -> str:
+    return (
+        f'<div class="clbp-heading"><h1>{html.escape(str(texts["header_title"]))}</h1>'
+        f"<p>{html.escape(str(texts['header_subtitle']))}</p></div>"
+    )
 
 
 def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
@@ -97,54 +62,56 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
     session state (``gr.State``), and the chat window is output only. A chat history sent by the
     client is never read, so a file item in it cannot make Gradio copy a server file (the
     file-read hole of issue 16)."""
-    texts = messages(state.settings)
+    settings = state.settings
+    texts = messages(settings)
+    numbers = [settings.emergency_number, settings.urgent_line, settings.crisis_line]
+    renderer = ReplyRenderer(texts, numbers, lambda: state.engine.index.manifest)
 
     async def respond(
         question: str, turns: list[dict], shown: list[dict], rated: dict, request: gr.Request
-    ) -> AsyncIterator[tuple[str, list[dict], list[dict], list[dict], dict]]:
+    ) -> tuple:
         turns, shown, rated = list(turns or []), list(shown or []), dict(rated or {})
         question = question if isinstance(question, str) else ""
-        if not question.strip():
-            yield question, shown, turns, shown, rated  # an empty submit changes nothing
-            return
+        if not question.strip():  # an empty submit changes nothing (the page keeps the focus)
+            return tuple(gr.skip() for _ in range(6))
         shown.append({"role": "user", "content": question})
+        started = gr.update(visible=False)
         try:
             # Triage first, in its own threads: a warning sign never waits on the index, the
             # store or the rate limit.
-            triaged = await state.triage(question, turns[-state.settings.max_history_turns :])
+            triaged = await state.triage(question, turns[-settings.max_history_turns :])
             if triaged.reply is not None:
                 result = triaged.reply
-            elif not state.limiter.allow(client_of(state.settings, request)):
-                shown.append({"role": "assistant", "content": str(texts["rate_limited"])})
-                yield "", shown, turns, shown, rated
-                return
+            elif not state.limiter.allow(client_of(settings, request)):
+                shown.append({"role": "assistant", "content": renderer.notice("rate_limited")})
+                return "", shown, turns, shown, rated, started
             else:
                 result = await anyio.to_thread.run_sync(_library, triaged)
-        except InvalidQuestion as exc:
-            shown.append({"role": "assistant", "content": f"Sorry: {exc}."})
-            yield "", shown, turns, shown, rated
-            return
+        except InvalidQuestion:
+            shown.append({"role": "assistant", "content": renderer.notice("invalid_question")})
+            return "", shown, turns, shown, rated, started
         except Exception as exc:  # noqa: BLE001 - the patient gets one friendly line, never a trace
             print(summary(exc), file=sys.stderr)
-            shown.append({"role": "assistant", "content": str(texts["unavailable"])})
-            yield "", shown, turns, shown, rated
-            return
+            shown.append({"role": "assistant", "content": renderer.notice("unavailable")})
+            return "", shown, turns, shown, rated, started
         # One update, not a word-by-word stream: the chat's live region then announces each answer
-        # once to a screen reader (answers take milliseconds; streaming was only for show).
-        # Only the most recent turns are kept: a long conversation never outgrows the history limit.
+        # once to a screen reader. Only the most recent turns are kept, within the history limit.
         turns = [
             *turns,
             {"role": "user", "content": result.question},
             {"role": "assistant", "content": result.answer},
-        ][-state.settings.max_history_turns :]
-        shown.append({"role": "assistant", "content": with_sources(result)})
-        rated[str(len(shown) - 1)] = {
-            "answer_id": result.answer_id,
-            "outcome": result.outcome,
-            "doc_ids": list(dict.fromkeys(c.doc_id for c in result.citations)),
-        }
+        ][-settings.max_history_turns :]
+        shown.append(
+            {"role": "assistant", "content": renderer.reply(result, rateable=rateable(result))}
+        )
+        if rateable(result):
+            rated[str(len(shown) - 1)] = {
+                "answer_id": result.answer_id,
+                "outcome": result.outcome,
+                "doc_ids": list(dict.fromkeys(c.doc_id for c in result.citations)),
+            }
         state.issued(result.answer_id)
-        yield "", shown, turns, shown, rated
+        return "", shown, turns, shown, rated, started
 
     def _library(triaged):
         if not state.ready:
@@ -152,11 +119,11 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
         return state.engine.from_library(triaged)
 
     def feedback(data: gr.LikeData, rated: dict, request: gr.Request) -> None:
-        if not state.limiter.allow(client_of(state.settings, request)):
+        if not state.limiter.allow(client_of(settings, request)):
             return
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
         answer = (rated or {}).get(str(index))
-        if not answer:  # only answers this session was given can be rated
+        if not answer:  # only answers this session was given (and that take a rating) count
             return
         try:
             record_feedback(
@@ -169,52 +136,56 @@ def build_ui(state: EngineState, *, embed: bool) -> gr.Blocks:
         except OSError:
             gr.Warning(str(texts["feedback_failed"]))
 
-    with gr.Blocks(
-        title="Stem cells for back pain: what the studies say", analytics_enabled=False
-    ) as ui:
-        if not embed:
-            gr.Markdown(
-                "# Stem-cell therapy for chronic low back pain\n"
-                "Ask what the clinic's summary and the four studies it cites say. "
-                "Every sentence links to its source."
+    def new_chat() -> tuple:
+        return "", [], [], [], {}, gr.update(visible=True)
+
+    with gr.Blocks(title=str(texts["page_title"]), analytics_enabled=False, fill_height=True) as ui:
+        with gr.Column(elem_id="clbp-app"):
+            with gr.Row(elem_id="clbp-header", equal_height=True):
+                gr.HTML(header_html(texts), elem_id="clbp-heading")
+                restart = gr.Button(
+                    str(texts["new_chat"]), size="sm", variant="secondary", elem_id="clbp-new"
+                )
+            chatbot = gr.Chatbot(
+                label=str(texts["chat_label"]),
+                show_label=False,
+                height="100%",
+                placeholder=str(texts["chat_placeholder"]),
+                feedback_options=("Like", "Dislike"),
+                buttons=["copy"],
+                elem_id="clbp-chat",
+                layout="panel",
+                # The page scrolls to the start of each new answer instead (SCROLL_TO_ANSWER).
+                autoscroll=False,
+                scale=1,
             )
-        gr.Markdown(str(texts["disclaimer"]), elem_id="clbp-disclaimer")
-        chatbot = gr.Chatbot(
-            label="Conversation",
-            show_label=False,
-            height="62vh" if embed else 520,
-            placeholder="Ask a question about stem-cell therapy for back pain, "
-            "or pick one of the questions below.",
-            feedback_options=("Like", "Dislike"),
-            buttons=["copy"],
-            elem_id="clbp-chat",
-            layout="panel",
-            # The page scrolls to the start of each new answer instead (SCROLL_TO_ANSWER).
-            autoscroll=False,
-        )
-        with gr.Row(elem_id="clbp-starters"):
-            starters = [
-                gr.Button(q, size="sm", variant="secondary", elem_classes="clbp-starter")
-                for q in texts["examples"]
-            ]
-        box = gr.Textbox(
-            label="Your question",
-            placeholder="Type your question and press Enter",
-            submit_btn="Ask",
-            max_length=state.settings.max_question_chars,
-            elem_id="clbp-question",
-            autofocus=not embed,
-        )
+            with gr.Column(elem_id="clbp-start") as start:
+                if settings.log_questions:
+                    gr.Markdown(str(texts["logging_notice"]), elem_id="clbp-logging")
+                with gr.Row(elem_id="clbp-starters"):
+                    starters = [
+                        gr.Button(q, size="sm", variant="secondary", elem_classes="clbp-starter")
+                        for q in texts["examples"]
+                    ]
+            box = gr.Textbox(
+                label=str(texts["question_label"]),
+                placeholder=str(texts["question_placeholder"]),
+                submit_btn=str(texts["ask_button"]),
+                max_length=settings.max_question_chars,
+                elem_id="clbp-question",
+                autofocus=not embed,
+                lines=1,
+                max_lines=4,
+            )
+            gr.Markdown(tel_links(str(texts["disclaimer"])), elem_id="clbp-disclaimer")
         turns, shown, rated = gr.State([]), gr.State([]), gr.State({})
-        outputs = [box, chatbot, turns, shown, rated]
+        outputs = [box, chatbot, turns, shown, rated, start]
         # No Gradio concurrency cap on the chat: a warning sign must not queue behind answers that
         # wait on the store. Triage has its own threads; the library's thread pool bounds the rest.
-        box.submit(respond, [box, turns, shown, rated], outputs, concurrency_limit=None).then(
-            None, None, None, js=SCROLL_TO_ANSWER
-        )
-        for button in starters:
-            button.click(
-                respond, [button, turns, shown, rated], outputs, concurrency_limit=None
-            ).then(None, None, None, js=SCROLL_TO_ANSWER)
+        for trigger, source in ((box.submit, box), *((b.click, b) for b in starters)):
+            trigger(respond, [source, turns, shown, rated], outputs, concurrency_limit=None).then(
+                None, None, None, js=SCROLL_TO_ANSWER
+            )
+        restart.click(new_chat, None, outputs).then(None, None, None, js=FOCUS_QUESTION)
         chatbot.like(feedback, [rated], None)
     return ui
