@@ -94,6 +94,7 @@ def ask(clinic, question: str) -> dict:
         "can i drive after the procedure",
         "Can I eat before the injection?",
         "what do i need to bring",
+        "What should I bring on the day?",
     ],
 )
 def test_clinic_page_answers_its_questions_cited_and_without_a_strength_block(clinic, question):
