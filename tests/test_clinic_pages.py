@@ -75,7 +75,8 @@ def clinic(tmp_path_factory):
     list_question(corpus, "glossary.md", "Autologous", LISTED_BUT_REFUSED)
     (corpus / "Parking.MD").write_text("# Parking\n")
     (corpus / "notes.txt").write_text("to do\n")
-    result = cli(["ingest", "--quiet"], corpus, root / "index")
+    logging_on = {"CLBP_LOG_QUESTIONS": "true", "CLBP_DATA_DIR": str(root / "data")}
+    result = cli(["ingest", "--quiet"], corpus, root / "index", **logging_on)
     assert result.exit_code == 0, result.output
     return corpus, root / "index", result.output
 
@@ -141,6 +142,12 @@ def test_ingest_warns_of_a_listed_question_a_not_covered_topic_refuses(clinic):
         "by the not-covered topic 'cost' (from the corpus folder's not_covered.yaml)"
     ) in output
     assert "clinic-on-the-day.md" not in output  # the page's own questions reach the page
+
+
+def test_ingest_asks_the_listed_questions_without_logging_them(clinic):
+    corpus, _, output = clinic
+    assert "warning: glossary.md" in output  # the questions were asked
+    assert not (corpus.parent / "data").exists()
 
 
 def test_ingest_lists_files_it_skips(clinic):
