@@ -54,9 +54,9 @@ def parse_front_matter(path: Path) -> FrontMatter:
     """Split and parse the front matter; :class:`CorpusError` names the file and the line."""
     name = path.name
     text = read_text(path)
-    skipped = _BLANK_LINES.match(text).group(0).count("\n")
-    text = text[_BLANK_LINES.match(text).end() :]
-    first = skipped + 1
+    blank = _BLANK_LINES.match(text).group(0)
+    text = text[len(blank) :]
+    first = blank.count("\n") + 1
     opening = _FENCE.match(text)
     if opening is None:
         raise CorpusError(
@@ -95,10 +95,12 @@ def _load(name: str, source: str, offset: int) -> object:
                 "value with the same quote mark on that line"
             ) from None
         context = getattr(exc, "context_mark", None)
-        if context is not None and "flow" in str(getattr(exc, "context", "")):
+        opened = str(getattr(exc, "context", ""))
+        if context is not None and "flow" in opened:
+            kind, end = ("list", "]") if "sequence" in opened else ("mapping", "}")
             raise CorpusError(
-                f"{name}: the list opened on line {context.line + offset} is never closed; "
-                "end it with ']' on that line"
+                f"{name}: the {kind} opened on line {context.line + offset} is never closed; "
+                f"end it with '{end}' on that line"
             ) from None
         problem = getattr(exc, "problem", None) or "cannot be read"
         raise CorpusError(
