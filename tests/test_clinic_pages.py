@@ -169,6 +169,10 @@ def test_ingest_lists_files_it_skips(clinic):
         ),
         ("\nrecovry: covered\n", "topic 'recovry' (line 2) is not a topic of the package"),
         ("parking:\n  mention: 'park'\n", "topic 'parking' (line 1) is new, so it needs 'says'"),
+        (
+            "cost: covered\nrecovery: covered\ncost:\n  says: Ask us.\n",
+            "'cost' is written twice, on lines 1 and 3",
+        ),
     ],
 )
 def test_bad_not_covered_file_is_one_line_and_changes_nothing(

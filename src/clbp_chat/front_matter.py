@@ -129,16 +129,17 @@ def _key_lines(
     node = yaml.compose(source)
     if not isinstance(node, yaml.MappingNode):
         return {}, {}
-    lines = _mapping_lines(name, node, offset)
+    lines = mapping_lines(name, node, offset)
     nested = {
-        str(key.value): _mapping_lines(name, value, offset)
+        str(key.value): mapping_lines(name, value, offset)
         for key, value in node.value
         if isinstance(value, yaml.MappingNode)
     }
     return lines, nested
 
 
-def _mapping_lines(name: str, node: yaml.MappingNode, offset: int) -> dict[str, int]:
+def mapping_lines(name: str, node: yaml.MappingNode, offset: int) -> dict[str, int]:
+    """Line of each key of a YAML mapping; a key written twice is a :class:`CorpusError`."""
     lines: dict[str, int] = {}
     for key, _ in node.value:
         line = key.start_mark.line + offset

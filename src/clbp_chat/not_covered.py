@@ -18,7 +18,7 @@ import yaml
 
 from clbp_chat.corpus import NOT_COVERED_FILE
 from clbp_chat.errors import CorpusError
-from clbp_chat.front_matter import read_text
+from clbp_chat.front_matter import mapping_lines, read_text
 
 PACKAGE_FILE = Path(__file__).with_name(NOT_COVERED_FILE)
 COVERED = "covered"
@@ -65,7 +65,7 @@ def read_clinic_topics(corpus_dir: Path) -> dict[str, object]:
         return {}
     if not isinstance(data, dict):
         raise CorpusError(f"{name}: must list topics, each 'name:' then its fields or 'covered'")
-    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    lines = mapping_lines(name, node, 1)
     for topic, spec in data.items():
         _check_topic(name, str(topic), spec, lines.get(str(topic), 1))
     return {str(k): v for k, v in data.items()}
