@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from click.testing import CliRunner
 
+from clbp_chat.cli import main
+from clbp_chat.config import get_settings
 from clbp_chat.corpus import load_corpus, split_corpus
 from clbp_chat.errors import CorpusError
 from clbp_chat.text import numbers
@@ -95,26 +96,74 @@ def _break(corpus_copy, name, old, new):
     path.write_text(path.read_text().replace(old, new, 1))
 
 
-def test_missing_required_field_names_file_and_field(corpus_copy):
+def test_missing_required_field_names_file_field_and_fix(corpus_copy):
     _break(corpus_copy, "kumar-2017.md", "follow_up:", "followup_typo:")
-    with pytest.raises(CorpusError, match=r"kumar-2017\.md: missing required field 'follow_up'"):
+    with pytest.raises(
+        CorpusError, match=r"kumar-2017\.md: missing required field 'follow_up'; add a line"
+    ):
         load_corpus(corpus_copy)
 
 
-def test_bad_yaml_names_the_file(corpus_copy):
+def test_unclosed_list_names_the_file_and_the_line_it_opens(corpus_copy):
     _break(corpus_copy, "pettine-2015.md", 'participants: "26"', "participants: [26")
-    with pytest.raises(CorpusError, match=r"pettine-2015\.md: front matter is not valid YAML"):
+    line = _line_of(corpus_copy / "pettine-2015.md", "participants:")
+    with pytest.raises(CorpusError, match=rf"pettine-2015\.md: the list opened on line {line} "):
         load_corpus(corpus_copy)
 
 
-def test_file_without_front_matter_is_rejected(corpus_copy):
+def test_file_without_front_matter_says_how_a_document_begins(corpus_copy):
     (corpus_copy / "notes.md").write_text("just text\n")
-    with pytest.raises(CorpusError, match=r"notes\.md: missing YAML front matter"):
+    with pytest.raises(CorpusError, match=r"notes\.md: line 1 should be '---'"):
         load_corpus(corpus_copy)
 
 
-def test_duplicate_ids_are_rejected(corpus_copy):
-    text = (corpus_copy / "glossary.md").read_text()
-    (corpus_copy / "glossary-copy.md").write_text(text)
-    with pytest.raises(CorpusError, match=re.escape("id 'glossary' is already used by glossary")):
+def test_a_byte_order_mark_and_blank_lines_before_the_front_matter_are_accepted(corpus_copy):
+    path = corpus_copy / "pettine-2015.md"
+    path.write_bytes(b"\xef\xbb\xbf\n\n" + path.read_bytes())
+    doc = next(d for d in load_corpus(corpus_copy) if d.id == "pettine-2015")
+    assert doc.title.startswith("Pettine 2015") and doc.id_line == 4
+
+
+def test_field_written_twice_names_both_lines(corpus_copy):
+    path = corpus_copy / "kumar-2017.md"
+    path.write_text(path.read_text().replace("\ntype: study\n", "\ntype: study\ntype: faq\n", 1))
+    with pytest.raises(
+        CorpusError, match=r"kumar-2017\.md: 'type' is written twice, on lines 3 and 4"
+    ):
         load_corpus(corpus_copy)
+
+
+def run_ingest(corpus_copy, tmp_path):
+    """`clbp-chat ingest` on the corpus copy, as staff run it after editing a file."""
+    get_settings.cache_clear()
+    env = {"CLBP_CORPUS_DIR": str(corpus_copy), "CLBP_INDEX_DIR": str(tmp_path / "index")}
+    result = CliRunner().invoke(main, ["ingest"], env=env)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert not (tmp_path / "index").exists()  # nothing was written
+    return result.output
+
+
+@pytest.mark.parametrize("copy_name", ["glossary-copy.md", "a-glossary.md"])
+def test_duplicate_id_blames_the_new_file_not_the_shipped_one(corpus_copy, tmp_path, copy_name):
+    (corpus_copy / copy_name).write_text((corpus_copy / "glossary.md").read_text())
+    assert run_ingest(corpus_copy, tmp_path).startswith(
+        f"error: {copy_name}: id 'glossary' (line 2) is already used by glossary.md; "
+        "give this document its own id"
+    )
+
+
+def test_unclosed_quote_is_reported_at_its_own_line(corpus_copy, tmp_path):
+    path = corpus_copy / "kumar-2017.md"
+    lines = path.read_text().split("\n")
+    title = next(i for i, line in enumerate(lines) if line.startswith("title:"))
+    lines[title] = lines[title].rstrip('"')
+    path.write_text("\n".join(lines))
+    assert f"kumar-2017.md: the quote opened on line {title + 1} is never closed" in run_ingest(
+        corpus_copy, tmp_path
+    )
+
+
+def _line_of(path, start: str) -> int:
+    return next(
+        n for n, line in enumerate(path.read_text().split("\n"), 1) if line.startswith(start)
+    )

@@ -25,7 +25,7 @@ from clbp_chat.learned import Classifiers, load_classifiers
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.retrieve import hybrid_search, question_match
-from clbp_chat.select import select_sentences, study_docs
+from clbp_chat.select import clinic_page_section, select_sentences, study_docs
 from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.types import Answer
 from clbp_chat.understand import Query, read_message, vocabulary
@@ -242,7 +242,13 @@ class Engine:
         if self.classifiers is not None:
             query.aspect = self.classifiers.aspect(question)
         common = {"standalone_question": query.standalone}
-        route = self._route(question, query, verdict)
+        asked = question_match(index, query.vector)  # read by routing, retrieval and selection
+        if clinic_page_section(index, asked) is not None:
+            # The clinic wrote a page to answer this question: no topic, route or advice rule
+            # turns it away (warning signs were answered before the library was asked).
+            route, query.uncovered, verdict = None, [], safety.SafetyVerdict(None)
+        else:
+            route = self._route(question, query, verdict)
         if route == "small_talk":
             return Answer(question, "no_evidence", with_examples(self.settings, "small_talk"))
         if query.uncovered:
@@ -253,7 +259,7 @@ class Engine:
             )
         if route == "personal_advice" and verdict.category is None:
             verdict = safety.SafetyVerdict(safety.PERSONAL_ADVICE, reasons=("asks for advice",))
-        composed, retrieved = self._compose(index, query)
+        composed, retrieved = self._compose(index, query, asked)
         common["retrieved"] = retrieved
         if verdict.category == safety.PERSONAL_ADVICE:
             return self._personal_advice(question, composed, verdict, common)
@@ -295,8 +301,9 @@ class Engine:
             return None
         return self.classifiers.route(question)
 
-    def _compose(self, index: Index, query: Query) -> tuple[Composition, list[str]]:
-        asked = question_match(index, query.vector)  # read by retrieval and selection alike
+    def _compose(
+        self, index: Index, query: Query, asked: dict[int, float]
+    ) -> tuple[Composition, list[str]]:
         try:
             hits = hybrid_search(
                 index,

@@ -58,9 +58,13 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(rebuild: bool, quiet: bool) -> None:
     """(Re)build the index from the corpus folder."""
+    from clbp_chat.corpus import load_corpus, skipped_files
     from clbp_chat.index import build_index
 
     settings = _settings()
+    if settings.corpus_dir.is_dir():
+        for line in skipped_files(settings.corpus_dir):
+            click.echo(f"warning: {line}", err=True)
     try:
         report = build_index(settings, force=rebuild, progress=not quiet)
     except ClbpError:
@@ -86,6 +90,11 @@ def ingest(rebuild: bool, quiet: bool) -> None:
 
     if Engine(settings).classifiers is not None:  # trained from the example banks, then cached
         click.echo("Learned safety and routing layers are ready.")
+    if report.built:
+        from clbp_chat.question_check import misrouted_questions
+
+        for line in misrouted_questions(settings, load_corpus(settings.corpus_dir)):
+            click.echo(f"warning: {line}", err=True)
 
 
 @main.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clbp_chat.corpus import STRENGTH_SECTION
+from clbp_chat.corpus import EVIDENCE_TYPES, STRENGTH_SECTION
 from clbp_chat.index import Index
 from clbp_chat.text import split_sentences
 from clbp_chat.types import Chunk, Citation
@@ -81,7 +81,7 @@ def _strength_sections(
     studies = list(dict.fromkeys(studies + sorted(d for d in focus if doc_types.get(d) == "study")))
     broad = any(c.doc_type == "summary" for c in used) or not studies
     if broad or len(studies) > MAX_STUDY_STRENGTHS:
-        return [OVERALL_STRENGTH] if any(c.doc_type != "glossary" for c in used) else []
+        return [OVERALL_STRENGTH] if any(c.doc_type in EVIDENCE_TYPES for c in used) else []
     return [(doc_id, STRENGTH_SECTION) for doc_id in studies]
 
 

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from clbp_chat.errors import CorpusError
+from clbp_chat.front_matter import parse_front_matter
 from clbp_chat.types import Chunk
 
 REQUIRED_FIELDS = ("id", "type", "title", "short_name")
@@ -24,9 +24,17 @@ REQUIRED_FIELDS = ("id", "type", "title", "short_name")
 MAX_ALIASES = 100
 MAX_QUESTIONS = 400
 STUDY_FIELDS = ("citation", "source", "design", "participants", "follow_up", "evidence_level")
-DOC_TYPES = ("summary", "study", "glossary", "comparison")
+DOC_TYPES = ("summary", "study", "glossary", "comparison", "faq")
+# Types whose sentences are evidence about the treatment, so an answer using them carries a
+# strength section; a glossary defines words and a clinic page (faq) describes the clinic's own
+# practice, neither of which any study measured.
+EVIDENCE_TYPES = ("summary", "study", "comparison")
 STRENGTH_SECTION = "How strong is this evidence?"
-_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.S)
+# Clinic pages (type faq) have ids starting with this, so they never take a fixed id of
+# DESIGN.md and anyone reading a citation's doc_id can tell the clinic's page from the evidence.
+CLINIC_PREFIX = "clinic-"
+# The clinic's changes to the topics the library does not cover (see not_covered.py).
+NOT_COVERED_FILE = "not_covered.yaml"
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -45,6 +53,7 @@ class Document:
     meta: dict = field(default_factory=dict)
     questions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     answer_until: str | None = None
+    id_line: int = 1
 
 
 def _slug(text: str) -> str:
@@ -52,54 +61,60 @@ def _slug(text: str) -> str:
 
 
 def parse_document(path: Path) -> Document:
-    """Parse one file; raise :class:`CorpusError` naming the file and the problem."""
+    """Parse one file; :class:`CorpusError` names the file, the line and the fix."""
     name = path.name
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{name}: cannot read file ({exc})") from None
-    match = _FRONT_MATTER.match(raw.replace("\r\n", "\n"))
-    if not match:
-        raise CorpusError(f"{name}: missing YAML front matter (a '---' block at the top)")
-    try:
-        meta = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 2}" if where else ""
-        raise CorpusError(f"{name}: front matter is not valid YAML{line}") from None
-    if not isinstance(meta, dict):
-        raise CorpusError(f"{name}: front matter must be a mapping of field: value")
+    front = parse_front_matter(path)
+    meta = front.meta
     doc_type = meta.get("type")
     required = REQUIRED_FIELDS + (STUDY_FIELDS if doc_type == "study" else ())
     for key in required:
         value = meta.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise CorpusError(f"{name}: missing required field '{key}'")
+            raise CorpusError(
+                f"{name}: missing required field '{key}'; add a line '{key}: …' to the front "
+                f"matter (lines {front.first_line}-{front.last_line})"
+            )
     if doc_type not in DOC_TYPES:
-        raise CorpusError(f"{name}: field 'type' must be one of {', '.join(DOC_TYPES)}")
+        raise CorpusError(
+            f"{name}: field 'type' (line {front.line('type')}) must be one of "
+            f"{', '.join(DOC_TYPES)}"
+        )
     doc_id = str(meta["id"])
-    if not _ID.match(doc_id):
-        raise CorpusError(f"{name}: field 'id' must be lower-case words joined by '-'")
+    _check_id(name, doc_id, doc_type, front.line("id"))
     for key in ("title", "short_name", "source", "answer_until"):
         if key in meta and meta[key] is not None and not isinstance(meta[key], str | int | float):
-            raise CorpusError(f"{name}: field '{key}' must be text")
+            raise CorpusError(
+                f"{name}: field '{key}' must be text (line {front.line(key)}), on one line "
+                f"after '{key}:'"
+            )
     aliases = meta.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str | int) for a in aliases):
-        raise CorpusError(f"{name}: field 'aliases' must be a list of names")
+        raise CorpusError(
+            f"{name}: field 'aliases' (line {front.line('aliases')}) must be a list of names, "
+            "like [pettine, pettine 2015]"
+        )
     if len(aliases) > MAX_ALIASES:
         raise CorpusError(
-            f"{name}: field 'aliases' has {len(aliases)} names; at most {MAX_ALIASES}"
+            f"{name}: field 'aliases' (line {front.line('aliases')}) has {len(aliases)} names; "
+            f"at most {MAX_ALIASES}"
         )
-    questions = _questions(name, meta.get("questions"))
-    body = match.group(2).strip()
+    questions = _questions(name, meta.get("questions"), front.line("questions"))
+    body = front.body
     if not body:
-        raise CorpusError(f"{name}: the document has no text after the front matter")
+        raise CorpusError(
+            f"{name}: the document has no text after the front matter (which ends on line "
+            f"{front.last_line}); write its sections below that line"
+        )
     headings = {h for h, _ in _split_sections(body)}
     if doc_type == "study" and STRENGTH_SECTION not in headings:
         raise CorpusError(f"{name}: a study needs a '## {STRENGTH_SECTION}' section")
     unknown = sorted(set(questions) - headings)
     if unknown:
-        raise CorpusError(f"{name}: 'questions' names sections the document lacks: {unknown[0]!r}")
+        line = front.nested.get("questions", {}).get(unknown[0], front.line("questions"))
+        raise CorpusError(
+            f"{name}: 'questions' names sections the document lacks: {unknown[0]!r} (line "
+            f"{line}); use a '## ' heading of the document, spelt the same"
+        )
     return Document(
         id=doc_id,
         type=doc_type,
@@ -112,10 +127,27 @@ def parse_document(path: Path) -> Document:
         meta=meta,
         questions=questions,
         answer_until=(str(meta["answer_until"]) if meta.get("answer_until") else None),
+        id_line=front.line("id"),
     )
 
 
-def _questions(name: str, value: object) -> dict[str, tuple[str, ...]]:
+def _check_id(name: str, doc_id: str, doc_type: str, line: int) -> None:
+    """Ids are lower-case words joined by '-'; a clinic page's id, and only its, starts 'clinic-'."""
+    if not _ID.match(doc_id):
+        raise CorpusError(
+            f"{name}: field 'id' (line {line}) must be lower-case words joined by '-', "
+            "like clinic-on-the-day"
+        )
+    if (doc_type == "faq") != doc_id.startswith(CLINIC_PREFIX):
+        fix = (
+            f"start it with '{CLINIC_PREFIX}', like {CLINIC_PREFIX}{doc_id}"
+            if doc_type == "faq"
+            else f"ids starting '{CLINIC_PREFIX}' are kept for clinic pages (type: faq)"
+        )
+        raise CorpusError(f"{name}: id '{doc_id}' (line {line}) does not fit its type; {fix}")
+
+
+def _questions(name: str, value: object, line: int) -> dict[str, tuple[str, ...]]:
     """Front matter ``questions``: section heading -> the patient questions that section answers."""
     if value is None:
         return {}
@@ -124,35 +156,72 @@ def _questions(name: str, value: object) -> dict[str, tuple[str, ...]]:
         for v in value.values()
     ):
         raise CorpusError(
-            f"{name}: field 'questions' must map section headings to lists of questions"
+            f"{name}: field 'questions' (line {line}) must map section headings to lists of "
+            "questions, each heading followed by lines '  - question'"
         )
     total = sum(len(v) for v in value.values())
     if total > MAX_QUESTIONS:
         raise CorpusError(
-            f"{name}: field 'questions' has {total} questions; at most {MAX_QUESTIONS}"
+            f"{name}: field 'questions' (line {line}) has {total} questions; at most "
+            f"{MAX_QUESTIONS}"
         )
     return {str(k): tuple(q.strip() for q in v) for k, v in value.items()}
 
 
+def documents_in(corpus_dir: Path) -> list[Path]:
+    """The corpus documents: files ending in ``.md`` (lower case), sorted by name."""
+    return sorted(p for p in corpus_dir.glob("*.md") if p.is_file())
+
+
+def skipped_files(corpus_dir: Path) -> list[str]:
+    """One line per file of the corpus folder that ingest does not read, saying what to do."""
+    read = {*documents_in(corpus_dir), corpus_dir / NOT_COVERED_FILE}
+    out = []
+    for path in sorted(corpus_dir.iterdir()):
+        if path in read or path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix.lower() in (".md", ".markdown"):
+            fix = f"rename it to {path.stem}.md to include it"
+        else:
+            fix = f"only .md documents and {NOT_COVERED_FILE} are read"
+        out.append(f"skipped {path.name}: {fix}")
+    return out
+
+
 def load_corpus(corpus_dir: Path) -> list[Document]:
-    """Every ``*.md`` in ``corpus_dir``, validated, sorted by file name; ids must be unique."""
+    """Every document in ``corpus_dir``, validated, sorted by file name; ids must be unique."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder not found: {corpus_dir}")
-    docs = [parse_document(p) for p in sorted(corpus_dir.glob("*.md"))]
+    docs = [parse_document(p) for p in documents_in(corpus_dir)]
     if not docs:
         raise CorpusError(f"{corpus_dir}: no .md documents found")
-    seen: dict[str, str] = {}
+    seen: dict[str, Document] = {}
     for doc in docs:
         if doc.id in seen:
-            raise CorpusError(f"{doc.path.name}: id '{doc.id}' is already used by {seen[doc.id]}")
-        seen[doc.id] = doc.path.name
+            owner, new = _owner_and_newcomer(seen[doc.id], doc)
+            raise CorpusError(
+                f"{new.path.name}: id '{doc.id}' (line {new.id_line}) is already used by "
+                f"{owner.path.name}; give this document its own id and name the file after it"
+            )
+        seen[doc.id] = doc
     return docs
 
 
+def _owner_and_newcomer(first: Document, second: Document) -> tuple[Document, Document]:
+    """Of two files with one id, the one named after the id keeps it; else the older one does."""
+    if first.path.stem == first.id and second.path.stem != second.id:
+        return first, second
+    if second.path.stem == second.id and first.path.stem != first.id:
+        return second, first
+    older = sorted((first, second), key=lambda d: d.path.stat().st_mtime_ns)
+    return older[0], older[1]
+
+
 def corpus_hash(corpus_dir: Path) -> str:
-    """A hash of every corpus file's name and bytes: the index is rebuilt when it changes."""
+    """A hash of every file ingest reads (name and bytes): the index is rebuilt when it changes."""
     digest = hashlib.sha256()
-    for path in sorted(corpus_dir.glob("*.md")):
+    clinic_topics = corpus_dir / NOT_COVERED_FILE
+    for path in [*documents_in(corpus_dir), *([clinic_topics] if clinic_topics.is_file() else [])]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

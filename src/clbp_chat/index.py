@@ -23,6 +23,8 @@ import numpy as np
 from clbp_chat.config import Settings
 from clbp_chat.corpus import corpus_hash, load_corpus, split_corpus
 from clbp_chat.errors import IndexMissing
+from clbp_chat.not_covered import MANIFEST_KEY as NOT_COVERED_KEY
+from clbp_chat.not_covered import read_clinic_topics
 from clbp_chat.spelling import Speller
 from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, open_store
 from clbp_chat.text import split_statements, tokenize, words
@@ -163,6 +165,7 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
     """
     start = time.perf_counter()
     docs = load_corpus(settings.corpus_dir)
+    clinic_topics = read_clinic_topics(settings.corpus_dir)
     store = open_store(settings)
     if not force and is_up_to_date(settings) and _readable(settings):
         manifest = live_manifest(settings) or {}
@@ -201,6 +204,7 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
         "sources": {d.id: d.source for d in docs if d.source},
         "vocabulary": sorted({w for c in chunks for w in words(c.text)}),
         "doc_types": {d.id: d.type for d in docs},
+        NOT_COVERED_KEY: clinic_topics,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     data = BuildData(

@@ -5,7 +5,8 @@ content words (lay words already mapped to corpus words), plus how well the mess
 patient questions its section lists. Small named nudges then order what already counts as evidence:
 the named study first, definitions from the glossary for "what is" questions, the sentence with a
 figure for "how many" questions. When the message matches an overview section's questions closely
-("does it work?"), that section is the answer, read in its own order.
+("does it work?"), or is one of the questions a clinic page lists, that section is the answer, read
+in its own order.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ OVERVIEW_SENTENCES = 5
 # An overview answer also quotes the clinic's own claim on the same point, when there is one this
 # close to the message, so the patient sees the claim beside what the studies found.
 CLAIM_MATCH = 0.5
+# A message this close to a question a clinic page (type faq) lists, and closer to it than to any
+# other section's, is put to that page, whatever a not-covered topic or the learned router would
+# say: the clinic wrote the page to answer it. Paraphrases of an example page's questions ("can i
+# drive after the procedure", "what do i need to bring") scored 0.60-0.77 against them; none of
+# the 110 messages of the patient dev set came above 0.53.
+CLINIC_PAGE_MATCH = 0.6
 FOCUS_BONUS = 0.1
 STRENGTH_PENALTY = 0.12
 GLOSSARY_PENALTY = 0.12
@@ -159,6 +166,10 @@ def select_sentences(
     """The sentences that answer ``query``, best first (empty when nothing counts as evidence)."""
     if asked is None:
         asked = question_match(index, query.vector)
+    page = clinic_page_section(index, asked)
+    if page is not None:
+        # The clinic's answer to its own question, whole and in its order, as an overview is.
+        return Selection(index.sentence_rows.get(page, [])[:OVERVIEW_SENTENCES], asked[page])
     overview = _overview(index, query, asked)
     if overview:
         return overview
@@ -234,6 +245,15 @@ def _asks_about_claims(index: Index, query: Query) -> bool:
     (which say the same things, with their limits) answer."""
     types = index.manifest.get("doc_types", {})
     return "claim" in query.intents or any(types.get(d) == "summary" for d in query.focus)
+
+
+def clinic_page_section(index: Index, asked: dict[int, float]) -> int | None:
+    """The clinic page passage whose listed question the message is, in other words; None when
+    the message is not one of a clinic page's questions."""
+    if not asked:
+        return None
+    sim, pos = max((s, p) for p, s in asked.items())
+    return pos if sim >= CLINIC_PAGE_MATCH and index.chunks[pos].doc_type == "faq" else None
 
 
 def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection | None:

@@ -18,6 +18,7 @@ import yaml
 
 from clbp_chat.followup import standalone_question
 from clbp_chat.index import Index
+from clbp_chat.not_covered import Topic, topics_for
 from clbp_chat.retrieve import named_docs
 from clbp_chat.text import normalize
 
@@ -28,21 +29,11 @@ SPELT_LIKE = 0.6
 
 
 @dataclass(frozen=True)
-class Topic:
-    """A topic the library does not cover, and the sentence that says so."""
-
-    name: str
-    mention: re.Pattern[str]
-    asks: re.Pattern[str] | None
-    says: str
-
-
-@dataclass(frozen=True)
 class Vocabulary:
-    """The data files behind understanding: lay terms, uncovered topics, intents."""
+    """The data files behind understanding: lay terms and intents (the topics the library does
+    not cover come with each build: ``not_covered.topics_for``)."""
 
     lay_terms: tuple[tuple[re.Pattern[str], str], ...]
-    topics: tuple[Topic, ...]
     intents: dict[str, re.Pattern[str]]
     whole_topic_terms: str
     topic_words: re.Pattern[str]
@@ -52,21 +43,11 @@ class Vocabulary:
 
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
-    """Load ``lay_terms.yaml``, ``not_covered.yaml`` and ``intents.yaml`` once per process."""
+    """Load ``lay_terms.yaml`` and ``intents.yaml`` once per process."""
     lay = yaml.safe_load((HERE / "lay_terms.yaml").read_text(encoding="utf-8"))
-    topics = yaml.safe_load((HERE / "not_covered.yaml").read_text(encoding="utf-8"))
     intents = yaml.safe_load((HERE / "intents.yaml").read_text(encoding="utf-8"))
     return Vocabulary(
         lay_terms=tuple((re.compile(row["lay"]), row["means"]) for row in lay),
-        topics=tuple(
-            Topic(
-                name,
-                re.compile(spec["mention"]),
-                re.compile(spec["asks"]) if spec.get("asks") else None,
-                spec["says"],
-            )
-            for name, spec in topics.items()
-        ),
         intents={
             k: re.compile(v, re.M)
             for k, v in intents.items()
@@ -208,11 +189,11 @@ def _run_together(word: str, known: frozenset[str]) -> bool:
     return any(word[:i] in known and word[i:] in known for i in range(3, len(word) - 2))
 
 
-def uncovered_topics(text: str) -> list[Topic]:
-    """Topics of ``text`` that the library does not cover."""
+def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
+    """Which of ``topics`` (those the library does not cover) ``text`` asks about."""
     low = normalize(asked_part(text))
     out = []
-    for topic in vocabulary().topics:
+    for topic in topics:
         for m in topic.mention.finditer(low):
             sentence = _sentence_around(low, m.start(), m.end())
             if topic.asks is None or topic.asks.search(sentence):
@@ -317,7 +298,7 @@ def read_message(
         focus=focus,
         expansions=expansions,
         intents=intents,
-        uncovered=uncovered_topics(text) + _other_studies(low, index, described),
+        uncovered=uncovered_topics(text, topics_for(index)) + _other_studies(low, index, described),
         whole_topic=whole_topic,
         vector=np.zeros(0, np.float32),
     )
