@@ -31,10 +31,13 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch, tmp_path):
-    """No test reads or writes the developer's index, data folder or environment settings."""
+    """No test reads or writes the developer's index, data folder, settings file or environment."""
     monkeypatch.setenv("CLBP_INDEX_DIR", str(tmp_path / "no-index-here"))
     monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CLBP_CORPUS_DIR", str(CORPUS))
+    empty = tmp_path / "empty.env"  # never a clbp.env the developer keeps in the working directory
+    empty.write_text("")
+    monkeypatch.setenv("CLBP_ENV_FILE", str(empty))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -8,20 +8,14 @@ from pathlib import Path
 
 import click
 
-from clbp_chat.config import Settings, get_settings
+from clbp_chat.config import Settings, get_settings, settings_file
 from clbp_chat.errors import ClbpError
 from clbp_chat.types import Answer
 
 
 def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = "CLBP_" + str(first["loc"][0]).upper() if first["loc"] else "a CLBP_ setting"
-        raise ClbpError(f"bad setting {field}: {first['msg']}") from None
+    """The environment over the settings file, the same for every command."""
+    return get_settings()
 
 
 def format_answer(result: Answer) -> str:
@@ -158,8 +152,10 @@ def eval_cmd(question_set, as_json, out, compare, check, thresholds, bounds) -> 
 
 @main.command()
 def settings() -> None:
-    """Print every setting, its environment variable and current value."""
+    """Print the settings file read, then every setting with its variable and current value."""
     current = _settings()
+    file = settings_file()
+    click.echo(f"# settings file: {file.resolve() if file else 'none (see README: Settings)'}")
     for name, field in Settings.model_fields.items():
         click.echo(f"CLBP_{name.upper()}={getattr(current, name)!s}\n    {field.description}")
 
