@@ -49,6 +49,11 @@ def test_ingest_reads_the_corpus_folder_from_the_settings_file(clinic_dir, monke
     assert result.output.strip() == "error: corpus folder not found: our-pages"
 
 
+def test_report_reads_question_logging_from_the_settings_file(clinic_dir):
+    (clinic_dir / "clbp.env").write_text("CLBP_LOG_QUESTIONS=true\n")
+    assert "logging is on" in run("report").output
+
+
 def test_environment_overrides_the_settings_file(clinic_dir, monkeypatch):
     (clinic_dir / "clbp.env").write_text("CLBP_EMERGENCY_NUMBER=999\nCLBP_PORT=8080\n")
     monkeypatch.setenv("CLBP_EMERGENCY_NUMBER", "112")
