@@ -36,6 +36,7 @@ from clbp_chat.web.security import (  # noqa: E402
     content_security_policy,
     withhold_exception_details,
 )
+from clbp_chat.web.staff import build_staff_router  # noqa: E402
 from clbp_chat.web.state import EngineState  # noqa: E402
 
 # Chat events the UI runs at once; more wait in Gradio's queue. One slow patient does not hold
@@ -80,6 +81,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return response
 
     app.include_router(build_router(state))
+    app.include_router(build_staff_router(settings))
     common = {"theme": THEME, "css": UI_CSS, "footer_links": [], "ssr_mode": False}
     for path, embed in (("/embed", True), ("/", False)):
         ui = build_ui(state, embed=embed).queue(default_concurrency_limit=UI_CONCURRENCY)
