@@ -41,6 +41,27 @@ def test_clbp_env_in_the_working_directory_sets_the_emergency_number_of_ask(clin
     assert reply["safety_category"] == "emergency" and "999" in reply["answer"]
 
 
+UK_SETTINGS = """\
+CLBP_EMERGENCY_NUMBER=999
+CLBP_URGENT_LINE=your GP or NHS 111
+CLBP_CRISIS_LINE=Samaritans on 116 123 (free, any time)
+CLBP_STAFF_TOKEN=
+"""
+
+
+@pytest.mark.parametrize(
+    ("message", "number"),
+    [
+        ("I don't want to be alive anymore", "Samaritans on 116 123 (free, any time)"),
+        ("I had cancer a few years ago and now my back pain is constant at night", "NHS 111"),
+    ],
+)
+def test_uk_numbers_from_the_settings_file_reach_the_replies(clinic_dir, message, number):
+    (clinic_dir / "clbp.env").write_text(UK_SETTINGS)
+    reply = json.loads(run("ask", "--json", message).stdout)
+    assert reply["outcome"] == "safety" and number in reply["answer"]
+
+
 def test_ingest_reads_the_corpus_folder_from_the_settings_file(clinic_dir, monkeypatch):
     monkeypatch.delenv("CLBP_CORPUS_DIR")
     (clinic_dir / "clbp.env").write_text("CLBP_CORPUS_DIR=our-pages\n")
@@ -141,3 +162,14 @@ def test_short_staff_token_is_refused_with_how_to_make_one(clinic_dir):
 def test_staff_token_is_never_printed(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_STAFF_TOKEN=correct-horse-battery-staple\n")
     assert "correct-horse" not in run("settings").output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["ingest"], ["serve"], ["report"], ["unanswered"], ["eval"], ["settings"], ["ask", "hi"]],
+)
+def test_every_command_reads_the_same_settings_file(clinic_dir, command):
+    (clinic_dir / "clbp.env").write_text("CLBP_ALLOWED_ORIGINS=www.myclinic.example\n")
+    result = run(*command)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: bad setting CLBP_ALLOWED_ORIGINS (in clbp.env): ")

@@ -203,6 +203,12 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an address like https://chat.myclinic.example")
         return value.rstrip("/") if value else value
 
+    @field_validator("staff_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        """``CLBP_STAFF_TOKEN=`` in the settings file turns the staff page off, as unset does."""
+        return None if value == "" else value
+
     @field_validator("staff_token")
     @classmethod
     def _token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
