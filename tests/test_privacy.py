@@ -4,7 +4,6 @@ entries dropped, and every entry tied to its answer so ratings can find it."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from clbp_chat.cli import main
 from clbp_chat.masking import nhs_number
 from clbp_chat.privacy import corpus_names, mask, read_questions
 
-from .conftest import CORPUS, engine_with
+from .conftest import CORPUS, engine_with, write_question_log
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "masking_cases.yaml").read_text())
 ALL = [case for kind in CASES.values() for case in kind]
@@ -79,23 +78,8 @@ def test_warning_sign_and_crisis_messages_are_logged_as_their_category_only(
     assert "bladder" not in json.dumps(row) and "alive" not in json.dumps(row)
 
 
-def _write_log(tmp_path, *ages_in_days: int) -> None:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "time": (now - timedelta(days=d)).isoformat(timespec="seconds"),
-            "question": f"q{d}",
-            "outcome": "no_evidence",
-            "reason": "no_evidence",
-            "topic": None,
-        }
-        for d in ages_in_days
-    ]
-    (tmp_path / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
 def test_questions_older_than_the_retention_limit_are_dropped_when_one_is_written(engine, tmp_path):
-    _write_log(tmp_path, 120, 95, 30, 1)
+    write_question_log(tmp_path, 120, 95, 30, 1)
     local = engine_with(engine, log_questions=True, data_dir=tmp_path, log_retention_days=90)
     local.answer("What is a placebo?")
     assert [r["question"] for r in _log(tmp_path)][:2] == ["q30", "q1"]
@@ -103,20 +87,20 @@ def test_questions_older_than_the_retention_limit_are_dropped_when_one_is_writte
 
 
 def test_retention_of_zero_keeps_every_question(engine, tmp_path):
-    _write_log(tmp_path, 900, 1)
+    write_question_log(tmp_path, 900, 1)
     local = engine_with(engine, log_questions=True, data_dir=tmp_path, log_retention_days=0)
     local.answer("What is a placebo?")
     assert len(_log(tmp_path)) == 3
 
 
 def test_expired_questions_are_never_read_back_even_before_the_next_write(engine, tmp_path):
-    _write_log(tmp_path, 200, 3)
+    write_question_log(tmp_path, 200, 3)
     settings = engine.settings.model_copy(update={"data_dir": tmp_path, "log_retention_days": 30})
     assert [r["question"] for r in read_questions(settings)] == ["q3"]
 
 
 def test_damaged_log_line_is_dropped_not_a_traceback(engine, tmp_path):
-    _write_log(tmp_path, 200)
+    write_question_log(tmp_path, 200)
     with (tmp_path / "questions.jsonl").open("a") as fh:
         fh.write("{not json\n")
     local = engine_with(engine, log_questions=True, data_dir=tmp_path)

@@ -17,9 +17,10 @@ from clbp_chat.cli import main
 from clbp_chat.config import get_settings
 from clbp_chat.web.server import create_app
 
-from .conftest import engine_with, ready
+from .conftest import engine_with, ready, write_question_log
 
 TOKEN = "staff-password-for-tests-0123"
+NHS_QUESTION = "Is it covered on the NHS? ({days} days ago)"
 EMERGENCY = "I've suddenly lost control of my bladder and my bum feels numb"
 
 
@@ -73,23 +74,8 @@ def test_warning_signs_are_counted_by_category_without_their_words(logged):
     assert "bladder" not in output
 
 
-def _old_entries(tmp_path, *days_ago: int) -> None:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "time": (now - timedelta(days=d)).isoformat(timespec="seconds"),
-            "question": f"Is it covered on the NHS? ({d} days ago)",
-            "outcome": "no_evidence",
-            "reason": "not_covered",
-            "topic": "insurance",
-        }
-        for d in days_ago
-    ]
-    (tmp_path / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
 def test_since_leaves_out_older_questions_by_date_or_days(logged, tmp_path):
-    _old_entries(tmp_path, 40, 10, 2)
+    write_question_log(tmp_path, 40, 10, 2, question=NHS_QUESTION)
     last_week = report("--since", "7d").output
     assert "(2 days ago)" in last_week and "(10 days ago)" not in last_week
     day = (datetime.now(UTC) - timedelta(days=20)).strftime("%Y-%m-%d")
@@ -118,7 +104,7 @@ def test_json_lists_groups_with_their_questions_for_other_tools(logged):
 
 
 def test_bad_since_is_one_line_and_changes_nothing(logged, tmp_path):
-    _old_entries(tmp_path, 1)
+    write_question_log(tmp_path, 1, question=NHS_QUESTION)
     before = (tmp_path / "questions.jsonl").read_text()
     result = report("--since", "last tuesday")
     assert result.exit_code == 2 and "is not a date like 2026-11-30" in result.output
@@ -127,7 +113,7 @@ def test_bad_since_is_one_line_and_changes_nothing(logged, tmp_path):
 
 
 def test_report_shows_what_was_kept_when_logging_is_now_off(logged, tmp_path, monkeypatch):
-    _old_entries(tmp_path, 1)
+    write_question_log(tmp_path, 1, question=NHS_QUESTION)
     monkeypatch.setenv("CLBP_LOG_QUESTIONS", "false")
     result = report()
     assert "Is it covered on the NHS?" in result.stdout

@@ -173,3 +173,13 @@ def test_every_command_reads_the_same_settings_file(clinic_dir, command):
     result = run(*command)
     assert result.exit_code == 1
     assert result.stderr.startswith("error: bad setting CLBP_ALLOWED_ORIGINS (in clbp.env): ")
+
+
+def test_readme_settings_file_for_a_uk_clinic_is_read_without_a_warning(clinic_dir):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```sh\n# clbp.env\n", 1)[1].split("```", 1)[0]
+    (clinic_dir / "clbp.env").write_text(example)
+    result = run("settings")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "CLBP_EMERGENCY_NUMBER=999\n" in result.stdout
+    assert "CLBP_STAFF_TOKEN=None\n" in result.stdout

@@ -147,7 +147,9 @@ def eval_cmd(question_set, as_json, out, compare, check, thresholds, bounds) -> 
     """Run the answer-quality evals and write a report."""
     from clbp_chat.evaluate.run import run_eval
 
-    code = run_eval(_settings(), question_set, out, compare, check, thresholds, as_json, bounds)
+    # The eval's questions are not patients': never in the question log or the staff report.
+    settings = _settings().model_copy(update={"log_questions": False})
+    code = run_eval(settings, question_set, out, compare, check, thresholds, as_json, bounds)
     sys.exit(code)
 
 
