@@ -58,6 +58,7 @@ bench: ingest
 	$(BIN)/python benchmarks/bench_learned.py
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_faults.py
+	$(BIN)/python benchmarks/bench_question_log.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -83,7 +83,7 @@ def corpus_copy(tmp_path) -> Path:
     return target
 
 
-def write_question_log(folder: Path, *days_ago: int, question: str = "q{days}") -> None:
+def write_question_log(folder: Path, *days_ago: float, question: str = "q{days}") -> None:
     """A question log as a server writes it, one not-covered entry per age in days, in that order
     (``question`` is formatted with ``days``)."""
     now = datetime.now(UTC)

@@ -122,3 +122,11 @@ def test_unanswered_still_lists_what_the_library_could_not_answer(engine, tmp_pa
     output = CliRunner().invoke(main, ["unanswered"]).output
     assert "cost" in output and "[email]" in output and "a@b.com" not in output
     assert "placebo" not in output
+
+
+def test_entries_within_an_hour_of_the_limit_go_with_the_expired_ones(engine, tmp_path):
+    """So that a busy log is rewritten at most once an hour, not on every question."""
+    write_question_log(tmp_path, 91, 89.99, 89)
+    local = engine_with(engine, log_questions=True, data_dir=tmp_path, log_retention_days=90)
+    local.answer("What is a placebo?")
+    assert [r["question"] for r in _log(tmp_path)] == ["q89", "What is a placebo?"]
