@@ -183,3 +183,19 @@ def test_readme_settings_file_for_a_uk_clinic_is_read_without_a_warning(clinic_d
     assert result.exit_code == 0 and result.stderr == ""
     assert "CLBP_EMERGENCY_NUMBER=999\n" in result.stdout
     assert "CLBP_STAFF_TOKEN=None\n" in result.stdout
+
+
+def test_server_built_from_the_settings_file_answers_with_its_numbers_and_staff_page(clinic_dir):
+    from fastapi.testclient import TestClient
+
+    from clbp_chat.web.server import create_app
+
+    (clinic_dir / "clbp.env").write_text(
+        "CLBP_EMERGENCY_NUMBER=999\nCLBP_STAFF_TOKEN=correct-horse-battery-staple\n"
+    )
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings())) as client:
+        reply = client.post("/api/ask", json={"question": EMERGENCY_MESSAGE}).json()
+        assert reply["safety_category"] == "emergency" and "999" in reply["answer"]
+        page = client.get("/staff", auth=("staff", "correct-horse-battery-staple"))
+        assert page.status_code == 200 and "Question logging is off" in page.text

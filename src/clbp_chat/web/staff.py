@@ -29,6 +29,7 @@ from clbp_chat.report import (
 # Staff pages are never cached, indexed or shown to another site.
 PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "X-Frame-Options": "DENY"}
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="clbp-chat staff", charset="UTF-8"'}
+LOGGING_OFF = "Question logging is off (CLBP_LOG_QUESTIONS=false): nothing new is kept."
 _MEDIA = {"text": "text/plain", "csv": "text/csv", "json": "application/json"}
 
 
@@ -110,6 +111,7 @@ td{{padding:.2rem .6rem;vertical-align:top}}h2{{font-size:1.05rem;margin-top:1.5
 </head><body><main>
 <h1>Questions to look at</h1>
 <p>{esc(headline(report))}</p>
+{"" if report.logging else f"<p>{esc(LOGGING_OFF)}</p>"}
 {f"<p>{esc(safety)}</p>" if safety else ""}
 <form method="get" action="/staff"><label for="since">Since (2026-11-30 or 7d)</label>
 <input id="since" name="since" value="{esc(since or "")}"> <button>Show</button></form>
