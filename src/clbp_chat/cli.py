@@ -158,7 +158,8 @@ def settings() -> None:
     """Print the settings file read, then every setting with its variable and current value."""
     current = _settings()
     file = settings_file()
-    click.echo(f"# settings file: {file.resolve() if file else 'none (see README: Settings)'}")
+    where = file.resolve() if file else f"none (no clbp.env or .env in {Path.cwd()})"
+    click.echo(f"# settings file: {where}")
     for name, field in Settings.model_fields.items():
         click.echo(f"CLBP_{name.upper()}={getattr(current, name)!s}\n    {field.description}")
 
@@ -178,7 +179,11 @@ def settings() -> None:
     help="text to read, csv for a spreadsheet, json for other tools.",
 )
 @click.option(
-    "--limit", default=10, show_default=True, help="Most questions listed a topic (text)."
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Most questions listed a topic (text).",
 )
 def report(since: str | None, fmt: str, limit: int) -> None:
     """What patients asked that the library could not answer, or rated down: grouped by topic,
