@@ -59,6 +59,7 @@ bench: ingest
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_faults.py
 	$(BIN)/python benchmarks/bench_mutations.py
+	$(BIN)/python benchmarks/bench_question_log.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

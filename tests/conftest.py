@@ -6,9 +6,11 @@ developer's own index and logs are never touched.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,13 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch, tmp_path):
-    """No test reads or writes the developer's index, data folder or environment settings."""
+    """No test reads or writes the developer's index, data folder, settings file or environment."""
     monkeypatch.setenv("CLBP_INDEX_DIR", str(tmp_path / "no-index-here"))
     monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CLBP_CORPUS_DIR", str(CORPUS))
+    empty = tmp_path / "empty.env"  # never a clbp.env the developer keeps in the working directory
+    empty.write_text("")
+    monkeypatch.setenv("CLBP_ENV_FILE", str(empty))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -76,6 +81,23 @@ def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+def write_question_log(folder: Path, *days_ago: float, question: str = "q{days}") -> None:
+    """A question log as a server writes it, one not-covered entry per age in days, in that order
+    (``question`` is formatted with ``days``)."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "time": (now - timedelta(days=days)).isoformat(timespec="seconds"),
+            "question": question.format(days=days),
+            "outcome": "no_evidence",
+            "reason": "not_covered",
+            "topic": "insurance",
+        }
+        for days in days_ago
+    ]
+    (folder / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def ready(client):

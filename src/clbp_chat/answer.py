@@ -241,7 +241,7 @@ class Engine:
         query.vector = self.encoder([query.embed_text])[0]
         if self.classifiers is not None:
             query.aspect = self.classifiers.aspect(question)
-        common = {"standalone_question": query.standalone}
+        common = {"standalone_question": query.standalone, "topic": _topic(query)}
         asked = question_match(index, query.vector)  # read by routing, retrieval and selection
         if clinic_page_section(index, asked) is not None:
             # The clinic wrote a page to answer this question: no topic, route or advice rule
@@ -250,13 +250,13 @@ class Engine:
         else:
             route = self._route(question, query, verdict)
         if route == "small_talk":
-            return Answer(question, "no_evidence", with_examples(self.settings, "small_talk"))
+            text = with_examples(self.settings, "small_talk")
+            return Answer(question, "no_evidence", text, reason="small_talk")
         if query.uncovered:
             return self._not_covered(question, query, verdict, common)
         if route == "not_covered":
-            return Answer(
-                question, "no_evidence", with_examples(self.settings, "no_evidence"), **common
-            )
+            text = with_examples(self.settings, "no_evidence")
+            return Answer(question, "no_evidence", text, reason="not_covered", **common)
         if route == "personal_advice" and verdict.category is None:
             verdict = safety.SafetyVerdict(safety.PERSONAL_ADVICE, reasons=("asks for advice",))
         composed, retrieved = self._compose(index, query, asked)
@@ -265,9 +265,8 @@ class Engine:
             return self._personal_advice(question, composed, verdict, common)
         if composed.has_evidence:
             return Answer(question, "answered", composed.text, composed.citations, **common)
-        return Answer(
-            question, "no_evidence", with_examples(self.settings, "no_evidence"), **common
-        )
+        text = with_examples(self.settings, "no_evidence")
+        return Answer(question, "no_evidence", text, reason="no_evidence", **common)
 
     def _check(self, question: str) -> safety.SafetyVerdict:
         """The gate's verdict; a fault in its model layer leaves the patterns to decide."""
@@ -286,7 +285,7 @@ class Engine:
         if reading == "ok":
             return None
         text = str(messages(self.settings)[reading])
-        return Answer(question, "no_evidence", text, [], None, None)
+        return Answer(question, "no_evidence", text, reason="unreadable", topic=reading)
 
     def _described_study(self, question: str) -> str | None:
         """The doc id of the study the message describes, by the learned study head."""
@@ -348,13 +347,20 @@ class Engine:
     ) -> Answer:
         """Say plainly which part the library does not cover, then what it can help with."""
         said = " ".join(dict.fromkeys(t.says for t in query.uncovered))
+        common = {**common, "topic": ", ".join(dict.fromkeys(t.name for t in query.uncovered))}
         text = f"{said}\n\n{with_examples(self.settings, 'no_evidence')}"
         if verdict.category == safety.PERSONAL_ADVICE:
             lead = messages(self.settings)["personal_advice_no_evidence"]
             return Answer(
-                question, "safety", f"{lead}\n\n{said}", [], verdict.category, verdict.signal
+                question,
+                "safety",
+                f"{lead}\n\n{said}",
+                [],
+                verdict.category,
+                verdict.signal,
+                topic=common["topic"],
             )
-        return Answer(question, "no_evidence", text, **common)
+        return Answer(question, "no_evidence", text, reason="not_covered", **common)
 
     def _personal_advice(
         self, question: str, composed: Composition, verdict: safety.SafetyVerdict, common: dict
@@ -373,6 +379,11 @@ class Engine:
             verdict.signal,
             **common,
         )
+
+
+def _topic(query: Query) -> str | None:
+    """What a message is about, for the staff report: the studies it names and its aspect."""
+    return " / ".join([*sorted(query.focus), *([query.aspect] if query.aspect else [])]) or None
 
 
 def _damaged(exc: Exception) -> str:

@@ -8,20 +8,15 @@ from pathlib import Path
 
 import click
 
-from clbp_chat.config import Settings, get_settings
+from clbp_chat.config import Settings, get_settings, settings_file
 from clbp_chat.errors import ClbpError
+from clbp_chat.report import FORMATS
 from clbp_chat.types import Answer
 
 
 def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = "CLBP_" + str(first["loc"][0]).upper() if first["loc"] else "a CLBP_ setting"
-        raise ClbpError(f"bad setting {field}: {first['msg']}") from None
+    """The environment over the settings file, the same for every command."""
+    return get_settings()
 
 
 def format_answer(result: Answer) -> str:
@@ -161,30 +156,65 @@ def eval_cmd(question_set, as_json, out, compare, check, thresholds, bounds) -> 
     """Run the answer-quality evals and write a report."""
     from clbp_chat.evaluate.run import run_eval
 
-    code = run_eval(_settings(), question_set, out, compare, check, thresholds, as_json, bounds)
+    # The eval's questions are not patients': never in the question log or the staff report.
+    settings = _settings().model_copy(update={"log_questions": False})
+    code = run_eval(settings, question_set, out, compare, check, thresholds, as_json, bounds)
     sys.exit(code)
 
 
 @main.command()
 def settings() -> None:
-    """Print every setting, its environment variable and current value."""
+    """Print the settings file read, then every setting with its variable and current value."""
     current = _settings()
+    file = settings_file()
+    where = file.resolve() if file else f"none (no clbp.env or .env in {Path.cwd()})"
+    click.echo(f"# settings file: {where}")
     for name, field in Settings.model_fields.items():
         click.echo(f"CLBP_{name.upper()}={getattr(current, name)!s}\n    {field.description}")
 
 
 @main.command()
-@click.option("--limit", default=50, help="Most questions to list.")
-def unanswered(limit: int) -> None:
-    """List logged questions the library could not answer (needs CLBP_LOG_QUESTIONS=true)."""
-    from clbp_chat.privacy import unanswered as load
+@click.option(
+    "--since",
+    default=None,
+    help="Only questions from this day (2026-11-30) or the last N days (7d).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text to read, csv for a spreadsheet, json for other tools.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Most questions listed a topic (text).",
+)
+def report(since: str | None, fmt: str, limit: int) -> None:
+    """What patients asked that the library could not answer, or rated down: grouped by topic,
+    with counts and the reason (needs CLBP_LOG_QUESTIONS=true)."""
+    from clbp_chat.privacy import question_log
+    from clbp_chat.report import build_report, parse_since, render
 
     settings = _settings()
-    if not settings.log_questions:
-        click.echo("Question logging is off (CLBP_LOG_QUESTIONS=false), so nothing is kept.")
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    if not question_log(settings).is_file():
+        state = "on, but nothing is logged yet" if settings.log_questions else "off"
+        click.echo(f"Question logging is {state} (CLBP_LOG_QUESTIONS), so there is no report.")
         return
-    rows = load(settings)[:limit]
-    if not rows:
-        click.echo("No unanswered questions logged.")
-    for row in rows:
-        click.echo(f"{row['time']}  {row['question']}")
+    if not settings.log_questions:
+        click.echo(
+            "Note: question logging is off now (CLBP_LOG_QUESTIONS=false); this is what was kept.",
+            err=True,
+        )
+    click.echo(render(build_report(settings, start), fmt, limit))
+
+
+main.add_command(report, "unanswered")

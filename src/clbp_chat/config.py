@@ -1,27 +1,47 @@
-"""Every setting in one place, read from the environment with the ``CLBP_`` prefix.
+"""Every setting in one place, read from the environment and the settings file (``CLBP_`` prefix).
 
 Settings are flat (``CLBP_ALLOWED_ORIGINS``, not ``CLBP_WEB__ALLOWED_ORIGINS``) because clinic staff
-set them by hand in a service file; the field order groups them by concern.
+set them by hand in a service file or in ``clbp.env``; the field order groups them by concern. Every
+command reads the same file, so ``ingest``, ``serve`` and ``report`` cannot drift apart.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from clbp_chat.errors import ConfigError
+
 BUNDLED_MODEL = "bundled"
+PREFIX = "CLBP_"
+# Names the settings file; not a setting itself (the file cannot name where it is).
+ENV_FILE_VARIABLE = "CLBP_ENV_FILE"
+# Looked for in the working directory, first found wins, when CLBP_ENV_FILE is unset.
+SETTINGS_FILES = ("clbp.env", ".env")
+# Shortest staff password: long enough that guessing it over HTTP is hopeless.
+STAFF_TOKEN_CHARS = 16
+# How alike (difflib ratio) a misspelt name must be to a real one to be suggested.
+SUGGEST_CUTOFF = 0.75
 _ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 
 
 class Settings(BaseSettings):
     """clbp-chat settings. ``clbp-chat settings`` prints them with their current values."""
 
-    model_config = SettingsConfigDict(env_prefix="CLBP_", extra="forbid", env_file=None)
+    # The file is passed per call (``_env_file``); only its CLBP_ keys are read, and unknown ones
+    # are warned about by name (``unknown_settings``) rather than refused.
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="forbid", env_file=None, dotenv_filtering="only_existing"
+    )
 
     # Corpus and index
     corpus_dir: Path = Field(Path("corpus"), description="Folder of corpus markdown files.")
@@ -152,6 +172,17 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path(".clbp-data"), description="Where feedback and, if enabled, the question log go."
     )
+    log_retention_days: int = Field(
+        90,
+        ge=0,
+        description="Days a logged question is kept; older ones are dropped whenever a question "
+        "is written (and never reported). 0 keeps them until deleted by hand.",
+    )
+    staff_token: SecretStr | None = Field(
+        None,
+        description="Password of the staff report page /staff (any user name); unset, the page "
+        "does not exist (404). At least 16 characters.",
+    )
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -178,6 +209,22 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an address like https://chat.myclinic.example")
         return value.rstrip("/") if value else value
 
+    @field_validator("staff_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        """``CLBP_STAFF_TOKEN=`` in the settings file turns the staff page off, as unset does."""
+        return None if value == "" else value
+
+    @field_validator("staff_token")
+    @classmethod
+    def _token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < STAFF_TOKEN_CHARS:
+            raise ValueError(
+                f"use at least {STAFF_TOKEN_CHARS} characters (for example the output of "
+                "`openssl rand -hex 16`)"
+            )
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_networks(cls, value: list[str]) -> list[str]:
@@ -191,7 +238,64 @@ class Settings(BaseSettings):
         return value
 
 
+def settings_file() -> Path | None:
+    """The settings file: ``CLBP_ENV_FILE``, else ``clbp.env``, else ``.env`` in the working
+    directory; None when there is none. A named file that is missing is an error, not a silent
+    fall back to the defaults."""
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{ENV_FILE_VARIABLE} names {path}, which is not a file")
+        return path
+    return next((Path(name) for name in SETTINGS_FILES if Path(name).is_file()), None)
+
+
+def setting_names() -> list[str]:
+    """Every variable clbp-chat reads."""
+    return [PREFIX + name.upper() for name in Settings.model_fields] + [ENV_FILE_VARIABLE]
+
+
+def unknown_settings(file: Path | None) -> list[str]:
+    """One line for each ``CLBP_`` variable (environment or file) that is no setting, naming the
+    closest real one. A file key without the prefix is named only when it looks like a setting:
+    a shared ``.env`` may hold other tools' variables."""
+    known = setting_names()
+    found = [(name, "the environment") for name in os.environ if name.upper().startswith(PREFIX)]
+    if file is not None:
+        found += [(name, str(file)) for name in dotenv_values(file, encoding="utf-8")]
+    lines = []
+    for name, where in found:
+        upper = name.upper()
+        if upper in known:
+            continue
+        closest = difflib.get_close_matches(
+            upper if upper.startswith(PREFIX) else PREFIX + upper, known, 1, SUGGEST_CUTOFF
+        )
+        if not upper.startswith(PREFIX) and not closest:
+            continue
+        hint = f"did you mean {closest[0]}?" if closest else "`clbp-chat settings` lists them"
+        lines.append(f"unknown setting {name} in {where} (ignored); {hint}")
+    return lines
+
+
+def load_settings(file: Path | None) -> Settings:
+    """Settings from the environment over ``file``; a bad value is one line naming its source."""
+    try:
+        return Settings(_env_file=file)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else "a CLBP_ setting"
+        in_env = any(key.upper() == name for key in os.environ)
+        where = f" (in {file})" if file is not None and not in_env else ""
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"bad setting {name}{where}: {message}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once; unknown names are warned about on stderr, once."""
+    file = settings_file()
+    for line in unknown_settings(file):
+        print(f"clbp-chat: warning: {line}", file=sys.stderr)
+    return load_settings(file)

@@ -58,6 +58,11 @@ class Answer:
     retrieved: list[str] = field(default_factory=list)
     # Lets feedback name the answer it rates without storing anything the patient wrote.
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # For the staff report, never shown to the patient: why the library gave no answer
+    # (not_covered, no_evidence, small_talk, unreadable) and what the message was about (the
+    # not-covered topic, or the studies it names and the aspect it asks about).
+    reason: str | None = None
+    topic: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``ask --json`` / ``POST /api/ask`` object from DESIGN.md (plus retrieval ids)."""

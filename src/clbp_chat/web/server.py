@@ -39,6 +39,7 @@ from clbp_chat.web.security import (  # noqa: E402
     content_security_policy,
     withhold_exception_details,
 )
+from clbp_chat.web.staff import build_staff_router  # noqa: E402
 from clbp_chat.web.state import EngineState  # noqa: E402
 
 # Chat events the UI runs at once; more wait in Gradio's queue. One slow patient does not hold
@@ -84,6 +85,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     app.include_router(build_router(state))
     app.include_router(build_pages(state))
+    app.include_router(build_staff_router(settings))
     common = {
         "theme": THEME,
         "css_paths": [CSS_PATH],
