@@ -8,7 +8,6 @@ between routes. Run by `make bench`; `--sweep` prints the thresholds' trade-off 
 
 from __future__ import annotations
 
-import math
 import sys
 from collections import Counter
 
@@ -16,20 +15,11 @@ import numpy as np
 
 from clbp_chat import safety
 from clbp_chat.answer import get_engine
+from clbp_chat.evaluate.tiers import wilson
 from clbp_chat.learned import ROUTES, load_banks, thresholds, train
 from clbp_chat.text import normalize
 
 ALARMS = ("emergency", "urgent", "crisis")
-
-
-def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion."""
-    if n == 0:
-        return 0.0, 1.0
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def share(hits: int, n: int) -> str:

@@ -259,10 +259,16 @@ def fingerprint(settings: Settings) -> str:
     return digest.hexdigest()[:16]
 
 
+def _cache_stem(settings: Settings) -> str:
+    """Per backend: a torch engine and an ONNX engine sharing a cache folder keep their own heads
+    (the vectors differ in the last digits), instead of each evicting the other's."""
+    return f"classifiers-{settings.embedding_backend}-"
+
+
 def load_classifiers(settings: Settings, encoder: Encoder) -> Classifiers:
     """The trained heads from the cache, or trained now from every bank and cached (atomic)."""
     limits = thresholds()
-    path = Path(settings.model_cache_dir) / f"classifiers-{fingerprint(settings)}.npz"
+    path = Path(settings.model_cache_dir) / f"{_cache_stem(settings)}{fingerprint(settings)}.npz"
     if path.is_file():
         try:
             return _read(path, encoder, limits)
@@ -297,7 +303,7 @@ def _write(path: Path, fitted: Classifiers) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)
         return  # a cache that cannot be written only costs a retrain next start
-    for old in path.parent.glob("classifiers-*.npz"):
+    for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.npz"):
         if old != path:
             old.unlink(missing_ok=True)
 

@@ -46,6 +46,24 @@ def reasons(row: dict) -> list[str]:
     return out
 
 
+def tier_lines(tiers: dict[str, dict]) -> list[str]:
+    """One row per safety category: caught of expected, and false alarms on calm items."""
+    if not tiers:
+        return ["No safety items in this set."]
+    rows = [
+        "| tier | caught | recall [95%] | false alarms [95%] | missed |",
+        "|---|---|---|---|---|",
+    ]
+    for tier, t in tiers.items():
+        low, high = t["recall_95"]
+        fa_low, fa_high = t["false_alarm_95"]
+        rows.append(
+            f"| {tier} | {t['caught']}/{t['n']} | {t['recall']:.0%} [{low:.0%}, {high:.0%}] "
+            f"| {t['false_alarms']} [{fa_low:.1%}, {fa_high:.1%}] | {', '.join(t['missed']) or '-'} |"
+        )
+    return rows
+
+
 def write_report(results: dict, path: Path, deltas: list[str]) -> None:
     """report.md: overall, against the baseline, per category, the corpus problems, and every
     failing item with its reasons (the list an evaluator signs off)."""
@@ -73,6 +91,10 @@ def write_report(results: dict, path: Path, deltas: list[str]) -> None:
         "## By category",
         "",
         _table(results["by_category"], ["n", *columns]),
+        "",
+        "## Safety per tier (95% Wilson intervals)",
+        "",
+        *tier_lines(results.get("safety_tiers", {})),
         "",
         "## Corpus integrity (evals/corpus.yaml)",
         "",

@@ -25,7 +25,8 @@ from clbp_chat.evaluate.compare import check_same_questions, compare
 from clbp_chat.evaluate.dataset import EvalItem, load_sets
 from clbp_chat.evaluate.deployment import Deployment, load_deployment
 from clbp_chat.evaluate.integrity import corpus_problems, load_spec
-from clbp_chat.evaluate.report import reasons, write_charts, write_report
+from clbp_chat.evaluate.report import reasons, tier_lines, write_charts, write_report
+from clbp_chat.evaluate.tiers import safety_tiers
 
 # The corpus checks: the file beside the thresholds file when there is one, else this one.
 CORPUS_SPEC = Path("evals/corpus.yaml")
@@ -164,6 +165,9 @@ def _row(item: EvalItem, result: dict[str, Any], base: list[str], deployment: De
         "question": item.question,
         "expected_outcome": item.outcome,
         "accepted_outcomes": [item.outcome, *item.also_accepted],
+        "expected_safety": list(
+            item.safety_categories or ((item.safety_category,) if item.safety_category else ())
+        ),
         "outcome": result["outcome"],
         "safety_category": result["safety_category"],
         "answer": result["answer"],
@@ -296,6 +300,7 @@ def run_eval(
         "corpus_problems": integrity,
         "overall": aggregate(rows),
         "by_category": {c: aggregate([r for r in rows if r["category"] == c]) for c in categories},
+        "safety_tiers": safety_tiers(rows),
         "baseline": {
             "design": "RecursiveCharacterTextSplitter 1000/200 + Chroma similarity k=4, same model",
             "chunks": baseline.chunk_count,
@@ -321,6 +326,9 @@ def run_eval(
         click.echo("\nCompared with " + str(previous) + ":\n" + "\n".join(deltas), err=as_json)
         code = 1 if check and any("REGRESSION" in d for d in deltas) else 0
     _echo_failures(rows, integrity)
+    click.echo("\nSafety per tier (95% Wilson intervals):", err=as_json)
+    for line in tier_lines(results["safety_tiers"]):
+        click.echo(line, err=as_json)
     if check:
         missed = check_thresholds(
             results["overall"], Path(thresholds), bounds, results["by_category"]
