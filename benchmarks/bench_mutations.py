@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from clbp_chat.config import Settings
+from clbp_chat.config import load_settings, settings_file
 from clbp_chat.errors import ClbpError
 from clbp_chat.evaluate.integrity import corpus_problems
 from clbp_chat.evaluate.run import run_eval
@@ -151,7 +151,8 @@ def gate(work: Path) -> Verdict:
     output = io.StringIO()
     try:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            settings = Settings()
+            # What `make eval` reads (the settings file too), never writing the question log.
+            settings = load_settings(settings_file()).model_copy(update={"log_questions": False})
             problems = corpus_problems(settings.corpus_dir, THRESHOLDS.with_name("corpus.yaml"))
             if problems:
                 return Verdict(True, f"corpus integrity: {problems[0][:130]}")

@@ -113,3 +113,14 @@ def test_an_unreadable_spec_is_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         corpus_problems(ROOT / "corpus", bad)
     assert "\n" not in str(err.value) and "surprise" in str(err.value)
+
+
+def test_a_clinic_page_passes_the_gate_but_may_not_overclaim(corpus_copy):
+    page = (ROOT / "tests" / "data" / "clinic-on-the-day.md").read_text(encoding="utf-8")
+    (corpus_copy / "clinic-on-the-day.md").write_text(page, encoding="utf-8")
+    assert corpus_problems(corpus_copy, SPEC) == []
+    (corpus_copy / "clinic-on-the-day.md").write_text(
+        page + "\nThe injection is a cure for back pain.\n", encoding="utf-8"
+    )
+    problems = corpus_problems(corpus_copy, SPEC)
+    assert len(problems) == 1 and "overclaim 'cure'" in problems[0], problems

@@ -201,3 +201,30 @@ def test_bad_since_on_the_staff_page_is_one_readable_error(clinic):
 def test_patient_pages_do_not_link_to_the_staff_page(clinic):
     for path in ("/", "/embed/", "/embed-demo", "/widget.js"):
         assert "/staff" not in clinic.get(path).text
+
+
+def test_a_damaged_question_log_never_costs_a_patient_the_emergency_reply(logged, tmp_path):
+    (tmp_path / "questions.jsonl").write_bytes(b"\xff\xfe not a log line\n")
+    result = logged.answer(EMERGENCY)
+    assert result.outcome == "safety" and result.safety_category == "emergency"
+
+
+def test_old_questions_are_removed_with_logging_off(tmp_path, monkeypatch):
+    write_question_log(tmp_path, 400, 2)
+    monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CLBP_LOG_QUESTIONS", "false")
+    report()
+    kept = (tmp_path / "questions.jsonl").read_text()
+    assert "q400" not in kept and "q2" in kept
+
+
+def test_a_question_that_looks_like_a_formula_is_plain_text_in_the_csv(tmp_path, monkeypatch):
+    write_question_log(tmp_path, 1, question='=HYPERLINK("https://x.example/","cost")')
+    monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path))
+    rows = list(csv.reader(io.StringIO(report("--format", "csv").stdout)))
+    assert rows[1][3] == '\'=HYPERLINK("https://x.example/","cost")', rows
+
+
+def test_the_staff_page_may_be_framed_by_no_site(clinic):
+    page = clinic.get("/staff", auth=("staff", TOKEN))
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

@@ -199,3 +199,19 @@ def test_server_built_from_the_settings_file_answers_with_its_numbers_and_staff_
         assert reply["safety_category"] == "emergency" and "999" in reply["answer"]
         page = client.get("/staff", auth=("staff", "correct-horse-battery-staple"))
         assert page.status_code == 200 and "Question logging is off" in page.text
+
+
+@pytest.mark.parametrize("name", ["CLBP_EMERGENCY_NUMBER", "CLBP_CRISIS_LINE", "CLBP_URGENT_LINE"])
+def test_a_blank_number_patients_are_told_to_call_is_refused(clinic_dir, name):
+    (clinic_dir / "clbp.env").write_text(f"{name}=   \n")
+    result = run("settings")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: bad setting {name} (in clbp.env): must not be empty")
+
+
+def test_a_settings_file_that_is_not_utf8_is_one_line(clinic_dir):
+    (clinic_dir / "clbp.env").write_bytes(b"CLBP_CLINIC_NAME=Caf\xe9\n")
+    result = run("settings")
+    assert result.exit_code == 1
+    assert "is not UTF-8 text" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -168,7 +168,7 @@ def settings() -> None:
     current = _settings()
     file = settings_file()
     where = file.resolve() if file else f"none (no clbp.env or .env in {Path.cwd()})"
-    click.echo(f"# settings file: {where}")
+    click.echo(f"# settings file: {where} (CLBP_ENV_FILE names another)")
     for name, field in Settings.model_fields.items():
         click.echo(f"CLBP_{name.upper()}={getattr(current, name)!s}\n    {field.description}")
 

@@ -184,6 +184,14 @@ class Settings(BaseSettings):
         "does not exist (404). At least 16 characters.",
     )
 
+    @field_validator("emergency_number", "urgent_line", "crisis_line", "clinic_name")
+    @classmethod
+    def _said_out_loud(cls, value: str) -> str:
+        """A blank number would send a patient in danger to "call  now"."""
+        if not value.strip():
+            raise ValueError("must not be empty: patients are told to call it")
+        return value.strip()
+
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
@@ -263,7 +271,7 @@ def unknown_settings(file: Path | None) -> list[str]:
     known = setting_names()
     found = [(name, "the environment") for name in os.environ if name.upper().startswith(PREFIX)]
     if file is not None:
-        found += [(name, str(file)) for name in dotenv_values(file, encoding="utf-8")]
+        found += [(name, str(file)) for name in _file_values(file)]
     lines = []
     for name, where in found:
         upper = name.upper()
@@ -279,8 +287,23 @@ def unknown_settings(file: Path | None) -> list[str]:
     return lines
 
 
+def _file_values(file: Path) -> dict[str, str | None]:
+    """The settings file's names and values; a file that is not UTF-8 text is one line."""
+    try:
+        file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"settings file {file} is not UTF-8 text: save it as UTF-8 (plain text)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"settings file {file} cannot be read ({exc.strerror})") from None
+    return dotenv_values(file, encoding="utf-8")
+
+
 def load_settings(file: Path | None) -> Settings:
     """Settings from the environment over ``file``; a bad value is one line naming its source."""
+    if file is not None:
+        _file_values(file)
     try:
         return Settings(_env_file=file)
     except ValidationError as exc:

@@ -203,8 +203,11 @@ class Classifiers:
         return self.encoder([normalize(message).strip()])[0]
 
     def _neighbours_agree(self, vector: np.ndarray, labels: np.ndarray, label: int) -> bool:
-        """At least ``agree`` of the ``neighbours`` nearest bank messages carry ``label``."""
-        nearest = np.argsort(-(self.bank_vectors @ vector))[: self.limits.neighbours]
+        """At least ``agree`` of the ``neighbours`` nearest bank messages that carry a label of
+        this kind (-1: none, e.g. no route for a warning sign) carry ``label``."""
+        labelled = np.flatnonzero(labels >= 0)
+        sims = self.bank_vectors[labelled] @ vector
+        nearest = labelled[np.argsort(-sims)[: self.limits.neighbours]]
         return int((labels[nearest] == label).sum()) >= self.limits.agree
 
     def route(self, message: str) -> str | None:

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -18,13 +19,15 @@ from clbp_chat.config import Settings
 from clbp_chat.masking import mask
 from clbp_chat.types import Answer
 
-__all__ = ["log_question", "mask", "question_log", "read_questions"]
+__all__ = ["drop_expired", "log_question", "mask", "question_log", "read_questions"]
 
 # Replies whose words are never kept: what someone in danger wrote is nobody's report material.
 SAFETY_TIERS = frozenset({"emergency", "urgent", "crisis"})
 # Dropping old entries rewrites the log (about 0.2 s for 50,000 entries, benchmarks/
 # bench_question_log.py); entries this close to the limit are dropped with them.
 PRUNE_AHEAD = timedelta(hours=1)
+# Longest a question waits for another process's hold on the log before its entry is skipped.
+LOCK_WAIT = 0.5
 
 
 def question_log(settings: Settings) -> Path:
@@ -40,8 +43,9 @@ def log_question(settings: Settings, result: Answer) -> str | None:
         return None
     try:
         _append(settings, _record(settings, result))
-    except OSError as exc:
-        reason = f"the question log cannot be written ({exc.strerror or type(exc).__name__})"
+    except Exception as exc:  # noqa: BLE001 - no log fault (damaged file, held lock) costs a reply
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        reason = f"the question log cannot be written ({why})"
         print(f"clbp-chat: {reason}", file=sys.stderr)
         return reason
     return None
@@ -64,12 +68,41 @@ def _append(settings: Settings, record: dict) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Readable by the service's own user only: it holds what patients typed.
     fd = os.open(question_log(settings), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "r+", encoding="utf-8") as fh:
+    with os.fdopen(fd, "r+", encoding="utf-8", errors="replace") as fh:
         # Several server processes may share one data folder: one writer at a time, and expired
         # entries are dropped in place (the same file), so no other writer's line is lost.
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        _lock(fh)
         _drop_expired(fh, cutoff(settings))
         fh.write(json.dumps(record) + "\n")
+
+
+def _lock(fh: IO[str]) -> None:
+    """Take the log's lock, or give up after LOCK_WAIT: a reply never waits on a stuck writer."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError("another process holds the question log") from None
+            time.sleep(0.01)
+
+
+def drop_expired(settings: Settings) -> None:
+    """Apply the retention limit to a log that exists, logging on or off (at start-up and before
+    a report): turning logging off must not keep old questions past the limit."""
+    path = question_log(settings)
+    if not path.is_file() or cutoff(settings) is None:
+        return
+    try:
+        with open(path, "r+", encoding="utf-8", errors="replace") as fh:
+            _lock(fh)
+            _drop_expired(fh, cutoff(settings))
+    except Exception as exc:  # noqa: BLE001 - the report still shows what it can read
+        print(
+            f"clbp-chat: old questions could not be removed ({type(exc).__name__})", file=sys.stderr
+        )
 
 
 def cutoff(settings: Settings) -> datetime | None:
@@ -104,8 +137,9 @@ def read_questions(settings: Settings) -> list[dict]:
     path = question_log(settings)
     if not path.is_file():
         return []
+    drop_expired(settings)
     oldest = cutoff(settings) or datetime.min.replace(tzinfo=UTC)
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return [json.loads(line) for line in lines if line and _kept(line, oldest)]
 
 

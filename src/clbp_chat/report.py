@@ -156,9 +156,16 @@ def render(report: Report, fmt: str, limit: int = 10) -> str:
         writer.writerow(["reason", "topic", "topic_count", "question", "times_asked", "last_asked"])
         for g in report.groups:
             for a in g.questions:
-                writer.writerow([g.reason, g.topic, g.count, a.question, a.count, a.last_asked])
+                writer.writerow(
+                    [g.reason, g.topic, g.count, _cell(a.question), a.count, a.last_asked]
+                )
         return out.getvalue()
     return _text(report, limit)
+
+
+def _cell(text: str) -> str:
+    """A patient's words as a spreadsheet shows them, never as a formula it runs ("=HYPERLINK(")."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def headline(report: Report) -> str:

@@ -27,6 +27,7 @@ from clbp_chat.answer import Engine  # noqa: E402
 from clbp_chat.config import Settings  # noqa: E402
 from clbp_chat.errors import ClbpError  # noqa: E402
 from clbp_chat.messages import messages  # noqa: E402
+from clbp_chat.privacy import drop_expired  # noqa: E402
 from clbp_chat.web.api import (  # noqa: E402
     build_router,
     http_error,
@@ -58,6 +59,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        drop_expired(settings)  # the retention limit holds with logging off too
         state.load_in_background()
         yield
         state.stop()
@@ -78,7 +80,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        response.headers["Content-Security-Policy"] = csp
+        # The staff page is framed by nobody, whatever origins may frame the patient's chat.
+        staff = request.url.path.startswith("/staff")
+        response.headers["Content-Security-Policy"] = (
+            csp.replace(csp[csp.index("frame-ancestors") :], "frame-ancestors 'none'")
+            if staff
+            else csp
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         return response
