@@ -206,3 +206,13 @@ def test_the_study_head_names_described_studies_rightly_on_unseen_writers(engine
     said = [(truth, guess) for truth, guess in said if guess]
     assert len(said) >= len(described) // 3
     assert sum(truth == guess for truth, guess in said) >= 0.95 * len(said)
+
+
+def test_a_bank_that_teaches_tiers_only_leaves_the_router_alone(engine):
+    banks = load_banks()
+    tier_only = [b for b in banks if not b.routed]
+    assert tier_only, "the shipped banks have a tiers-only round"
+    fitted = train(tier_only[:1] + [b for b in banks if b.routed][:1], engine.encoder, thresholds())
+    n_first = len(tier_only[0].messages)
+    assert (fitted.bank_routes[:n_first] == -1).all()
+    assert (fitted.bank_routes[n_first:] >= 0).any()

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import yaml
@@ -70,7 +71,15 @@ class Bank(BaseModel):
     writer: str
     persona: str
     split: str = Field(pattern="^(train|validation)$")
+    # A round written for one purpose teaches only that: w27-w28 wrote warning signs and their
+    # look-alikes, and their few routes leaned on one topic ("the plaster mark after the jab" read
+    # as not covered pulled "is it a cure or a sticking plaster" with it).
+    teaches: list[Literal["tier", "route"]] = Field(default=["tier", "route"], min_length=1)
     messages: list[BankMessage]
+
+    @property
+    def routed(self) -> bool:
+        return "route" in self.teaches
 
 
 def load_banks(folder: Path = BANKS) -> list[Bank]:
@@ -230,10 +239,11 @@ def _best(head: Head, vector: np.ndarray) -> tuple[str, float]:
 
 def train(banks: Iterable[Bank], encoder: Encoder, limits: Thresholds) -> Classifiers:
     """Fit the four heads on the given writers' messages."""
-    rows = [m for bank in banks for m in bank.messages]
+    pairs = [(m, bank.routed) for bank in banks for m in bank.messages]
+    rows = [m for m, _ in pairs]
     vectors = encoder([normalize(m.text).strip() for m in rows])
     safety = fit_head(vectors, [m.alarm for m in rows], TIERS, limits.regularization)
-    routed = [i for i, m in enumerate(rows) if m.alarm == "none" and m.route]
+    routed = [i for i, (m, r) in enumerate(pairs) if r and m.alarm == "none" and m.route]
     route = fit_head(
         vectors[routed], [rows[i].route for i in routed], ROUTES, limits.regularization
     )
@@ -244,9 +254,8 @@ def train(banks: Iterable[Bank], encoder: Encoder, limits: Thresholds) -> Classi
     named = [i for i in routed if rows[i].route == "answer" and rows[i].study]
     study = fit_head(vectors[named], [rows[i].study for i in named], STUDIES, limits.regularization)
     tiers = np.array([TIERS.index(m.alarm) for m in rows], dtype=np.int8)
-    routes = np.array(
-        [ROUTES.index(m.route) if m.alarm == "none" and m.route else -1 for m in rows], np.int8
-    )
+    routes = np.full(len(rows), -1, np.int8)
+    routes[routed] = [ROUTES.index(rows[i].route) for i in routed]
     return Classifiers(
         safety, route, aspect, study, encoder, limits, vectors.astype(np.float32), tiers, routes
     )

@@ -111,6 +111,7 @@ class Rules:
     hypothetical: re.Pattern[str]
     figures: tuple[re.Pattern[str], ...]
     disclaims_crisis: re.Pattern[str]
+    mild_after_effects: re.Pattern[str]
     threshold: float
     margin: float
     near_misses: tuple[str, ...]
@@ -179,6 +180,7 @@ def _compiled(data: dict) -> Rules:
         hypothetical=re.compile(ctx["hypothetical"]),
         figures=tuple(re.compile(p) for p in ctx["figures_of_speech"]),
         disclaims_crisis=re.compile(ctx["disclaims_crisis"]),
+        mild_after_effects=re.compile(ctx["mild_after_effects"]),
         threshold=float(sem["threshold"]),
         margin=float(sem["margin"]),
         near_misses=tuple(sem["near_misses"]),
@@ -270,6 +272,10 @@ class SafetyGate:
             if learned and found and learned[0] != EMERGENCY:
                 learned = None
             if learned and learned[0] == CRISIS and self._disclaimed(text):
+                learned = None
+            # "a bit sore for a day after the jab": the expected after-effect, in words the
+            # learned emergency reads as an infected site; the rules still catch heat, pus, fever.
+            if learned and learned[0] == EMERGENCY and self.rules.mild_after_effects.search(text):
                 learned = None
             if learned and learned[0] in self.rules.learned:
                 signal = self.rules.learned[learned[0]]

@@ -48,6 +48,7 @@ class ContextSpec(_Strict):
     hypothetical: str
     figures_of_speech: list[str]
     disclaims_crisis: str
+    mild_after_effects: str
 
 
 class SemanticSpec(_Strict):
