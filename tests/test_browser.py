@@ -141,7 +141,8 @@ def test_widget_on_another_origin_keeps_the_box_in_view_links_sources_and_calls(
         box.locator("textarea").wait_for(timeout=30_000)
         panel = page.locator("#clbp-chat-frame").bounding_box()
         assert inside(panel, box.bounding_box()), "the question box is not in view on open"
-        assert frame.get_by_role("heading", name=CLINIC).is_visible()
+        # Waits: on a loaded machine the header may paint after the composer.
+        frame.get_by_role("heading", name=CLINIC).wait_for(state="visible", timeout=30_000)
 
         ask(frame, "How many people were in the Pettine study?")
         ask(frame, "I want to end my life")
@@ -152,7 +153,7 @@ def test_widget_on_another_origin_keeps_the_box_in_view_links_sources_and_calls(
         rows = frame.locator("#clbp-chat .bot-row")
         answer, crisis, emergency = rows.nth(0), rows.nth(1), rows.nth(2)
         answer.scroll_into_view_if_needed()
-        assert answer.get_by_role("button", name="Like", exact=True).is_visible()
+        answer.get_by_role("button", name="Like", exact=True).wait_for(state="visible")
         for reply in (crisis, emergency):  # hidden buttons have no role: none is offered
             assert reply.get_by_role("button", name="Like", exact=True).count() == 0
         call = crisis.locator('a[href="tel:116123"]')
@@ -273,7 +274,7 @@ def test_full_page_is_the_clinics_chat_with_starters_until_the_first_question(se
         box = page.get_by_label("Your question")
         box.wait_for(timeout=30_000)
         assert page.title().startswith(f"{CLINIC}: ")
-        assert page.get_by_text("not medical advice").first.is_visible()
+        page.get_by_text("not medical advice").first.wait_for(state="visible")
         assert page.locator('#clbp-disclaimer a[href="tel:999"]').count() == 1
         box.focus()
         box.press("Enter")  # empty: nothing happens, the focus stays
