@@ -214,9 +214,8 @@ class Classifiers:
     def _neighbours_agree(self, vector: np.ndarray, labels: np.ndarray, label: int) -> bool:
         """At least ``agree`` of the ``neighbours`` nearest bank messages that carry a label of
         this kind (-1: none, e.g. no route for a warning sign) carry ``label``."""
-        labelled = np.flatnonzero(labels >= 0)
-        sims = self.bank_vectors[labelled] @ vector
-        nearest = labelled[np.argsort(-sims)[: self.limits.neighbours]]
+        sims = np.where(labels >= 0, self.bank_vectors @ vector, -np.inf)
+        nearest = np.argsort(-sims)[: self.limits.neighbours]
         return int((labels[nearest] == label).sum()) >= self.limits.agree
 
     def route(self, message: str) -> str | None:

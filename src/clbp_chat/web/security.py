@@ -28,13 +28,14 @@ RATE_LIMITED_API = ("/api/feedback",)
 WINDOW_SECONDS = 60.0
 
 
-def content_security_policy(settings: Settings) -> str:
-    """Only this server's own resources; framing only by the clinic's origins.
+def content_security_policy(settings: Settings, *, framed: bool = True) -> str:
+    """Only this server's own resources; framing only by the clinic's origins (by nobody when
+    ``framed`` is False: the staff page).
 
     Gradio's page needs inline scripts and styles; images may be data: URLs (icons) but never
     another host, so a markdown image typed into the chat cannot make the browser fetch anything.
     """
-    ancestors = " ".join(["'self'", *settings.allowed_origins])
+    ancestors = " ".join(["'self'", *settings.allowed_origins]) if framed else "'none'"
     return "; ".join(
         [
             "default-src 'self'",

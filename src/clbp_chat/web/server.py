@@ -76,17 +76,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
     )
     csp = content_security_policy(settings)
+    staff_csp = content_security_policy(settings, framed=False)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         # The staff page is framed by nobody, whatever origins may frame the patient's chat.
         staff = request.url.path.startswith("/staff")
-        response.headers["Content-Security-Policy"] = (
-            csp.replace(csp[csp.index("frame-ancestors") :], "frame-ancestors 'none'")
-            if staff
-            else csp
-        )
+        response.headers["Content-Security-Policy"] = staff_csp if staff else csp
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         return response
