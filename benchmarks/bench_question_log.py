@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clbp_chat.config import Settings
 from clbp_chat.privacy import corpus_names, log_question, mask
-from clbp_chat.types import Answer
+from clbp_chat.records import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_ENTRIES = 50_000

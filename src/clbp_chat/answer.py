@@ -25,9 +25,9 @@ from clbp_chat.learned import Classifiers, load_classifiers
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.retrieve import hybrid_search, question_match
-from clbp_chat.select import clinic_page_section, select_sentences, study_docs
+from clbp_chat.evidence import clinic_page_section, select_sentences, study_docs
 from clbp_chat.text import CONTROL_CHARS, is_text
-from clbp_chat.types import Answer
+from clbp_chat.records import Answer
 from clbp_chat.understand import Query, read_message, vocabulary
 
 _CONTROL = re.compile(f"[{CONTROL_CHARS}]")

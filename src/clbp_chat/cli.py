@@ -11,7 +11,7 @@ import click
 from clbp_chat.config import Settings, get_settings, settings_file
 from clbp_chat.errors import ClbpError
 from clbp_chat.report import FORMATS
-from clbp_chat.types import Answer
+from clbp_chat.records import Answer
 
 
 def _settings() -> Settings:

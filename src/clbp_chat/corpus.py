@@ -17,7 +17,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from clbp_chat.errors import CorpusError
 from clbp_chat.front_matter import parse_front_matter
-from clbp_chat.types import Chunk
+from clbp_chat.records import Chunk
 
 REQUIRED_FIELDS = ("id", "type", "title", "short_name")
 # Bounds that no real document reaches; they stop a pasted list from stalling the build.

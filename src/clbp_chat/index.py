@@ -28,7 +28,7 @@ from clbp_chat.not_covered import read_clinic_topics
 from clbp_chat.spelling import Speller
 from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, open_store
 from clbp_chat.text import split_statements, tokenize, words
-from clbp_chat.types import Chunk
+from clbp_chat.records import Chunk
 
 FORMAT_VERSION = 6
 
@@ -83,7 +83,7 @@ class Index:
     @cached_property
     def scorer(self):
         """Sentence scoring for this build (its IDF belongs to this build's units)."""
-        from clbp_chat.select import SentenceScorer
+        from clbp_chat.evidence import SentenceScorer
 
         return SentenceScorer(self)
 

@@ -17,7 +17,7 @@ from typing import IO
 
 from clbp_chat.config import Settings
 from clbp_chat.masking import mask
-from clbp_chat.types import Answer
+from clbp_chat.records import Answer
 
 __all__ = ["drop_expired", "log_question", "mask", "question_log", "read_questions"]
 

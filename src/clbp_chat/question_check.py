@@ -12,7 +12,7 @@ from clbp_chat.config import Settings
 from clbp_chat.corpus import Document
 from clbp_chat.index import Index
 from clbp_chat.not_covered import topics_for
-from clbp_chat.types import Answer
+from clbp_chat.records import Answer
 from clbp_chat.understand import uncovered_topics
 
 

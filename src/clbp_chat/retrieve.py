@@ -20,7 +20,7 @@ from pydantic import ConfigDict
 
 from clbp_chat.index import Index
 from clbp_chat.text import tokenize
-from clbp_chat.types import Chunk
+from clbp_chat.records import Chunk
 
 SHARED_DOC_TYPES = ("comparison", "glossary")
 CANDIDATES = 24

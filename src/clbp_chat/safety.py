@@ -11,7 +11,7 @@ about the treatment ("can stem cells cause a fever?"). Figures of speech ("this 
 are blanked out before anything is matched.
 
 Tiers, highest first: emergency, crisis, urgent; then prompt injection, off-topic requests and
-personal medical advice (see ``requests.py``).
+personal medical advice (see ``declines.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from clbp_chat import requests
+from clbp_chat import declines
 from clbp_chat.errors import ConfigError
 from clbp_chat.learned import segments
 from clbp_chat.safety_rules import RuleFile, first_problem
@@ -36,9 +36,9 @@ from clbp_chat.text import MESSAGE_SENTENCE_BREAK, normalize
 EMERGENCY = "emergency"
 URGENT = "urgent"
 CRISIS = "crisis"
-PERSONAL_ADVICE = requests.PERSONAL_ADVICE
-OUT_OF_SCOPE = requests.OUT_OF_SCOPE
-PROMPT_INJECTION = requests.PROMPT_INJECTION
+PERSONAL_ADVICE = declines.PERSONAL_ADVICE
+OUT_OF_SCOPE = declines.OUT_OF_SCOPE
+PROMPT_INJECTION = declines.PROMPT_INJECTION
 TIER_ORDER = (EMERGENCY, CRISIS, URGENT)
 RULES_FILE = Path(__file__).with_name("safety_signals.yaml")
 # A sentence this short is too little to compare by meaning ("ok", "thanks so much").
@@ -261,7 +261,7 @@ class SafetyGate:
         if self.encoder is not None:
             for signal in self._semantic_matches(sentences, text):
                 found.setdefault(signal.name, signal)
-        request = requests.classify(text)
+        request = declines.classify(text)
         # The learned layer reads messages in which no rule saw anything: a precise rule (a
         # warning sign, an injection, an off-topic task, a denial such as "I'm not suicidal")
         # outranks its guess.

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from clbp_chat.config import Settings
-from clbp_chat.types import Chunk
+from clbp_chat.records import Chunk
 
 COLLECTION_PREFIX = "clbp-chunks"
 META_COLLECTION = "clbp-meta"

@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Callable
 
-from clbp_chat.types import Answer, Citation
+from clbp_chat.records import Answer, Citation
 
 CITE_MARK = re.compile(r"\[(\d+)\]")
 # A run of digits, perhaps with single spaces or dashes inside ("116 123", "+44 20 7946 0958"), that

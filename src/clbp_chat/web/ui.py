@@ -18,7 +18,7 @@ import gradio as gr
 
 from clbp_chat.errors import InvalidQuestion
 from clbp_chat.messages import messages
-from clbp_chat.types import Answer
+from clbp_chat.records import Answer
 from clbp_chat.web.api import record_feedback
 from clbp_chat.web.render import ReplyRenderer, tel_links
 from clbp_chat.web.security import client_of, summary

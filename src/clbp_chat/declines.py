@@ -2,7 +2,7 @@
 
 Checked in that order, after the warning signs: "should I buy bitcoin?" is off-topic before it is
 personal advice, and an instruction hidden in a question is refused whatever it asks for. The
-patterns live in ``requests.yaml``.
+patterns live in ``declines.yaml``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ REASONS = {
     OUT_OF_SCOPE: "off-topic request",
     PERSONAL_ADVICE: "asks for a personal decision",
 }
-RULES_FILE = Path(__file__).with_name("requests.yaml")
+RULES_FILE = Path(__file__).with_name("declines.yaml")
 
 
 @lru_cache(maxsize=1)
