@@ -10,8 +10,8 @@ import statistics
 
 from clbp_chat.answer import get_engine
 from clbp_chat.evaluate.dataset import load_sets
-from clbp_chat.retrieve import hybrid_search
 from clbp_chat.evidence import select_sentences
+from clbp_chat.retrieve import hybrid_search
 from clbp_chat.understand import understand
 
 

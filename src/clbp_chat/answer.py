@@ -19,15 +19,15 @@ from clbp_chat import safety
 from clbp_chat.compose import Composition, compose_answer
 from clbp_chat.config import Settings, get_settings
 from clbp_chat.errors import ClbpError, IndexMissing, InvalidQuestion
+from clbp_chat.evidence import clinic_page_section, select_sentences, study_docs
 from clbp_chat.index import Index, live_build_name, open_index
 from clbp_chat.language import read_language
 from clbp_chat.learned import Classifiers, load_classifiers
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
-from clbp_chat.retrieve import hybrid_search, question_match
-from clbp_chat.evidence import clinic_page_section, select_sentences, study_docs
-from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.records import Answer
+from clbp_chat.retrieve import hybrid_search, question_match
+from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.understand import Query, read_message, vocabulary
 
 _CONTROL = re.compile(f"[{CONTROL_CHARS}]")

@@ -10,8 +10,8 @@ import click
 
 from clbp_chat.config import Settings, get_settings, settings_file
 from clbp_chat.errors import ClbpError
-from clbp_chat.report import FORMATS
 from clbp_chat.records import Answer
+from clbp_chat.report import FORMATS
 
 
 def _settings() -> Settings:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from clbp_chat.corpus import EVIDENCE_TYPES, STRENGTH_SECTION
 from clbp_chat.index import Index
-from clbp_chat.text import split_sentences
 from clbp_chat.records import Chunk, Citation
+from clbp_chat.text import split_sentences
 
 OVERALL_STRENGTH = ("study-comparison", "How strong is the evidence overall?")
 # More studies than this in one answer get the overall strength section instead of one each.

@@ -25,10 +25,10 @@ from clbp_chat.corpus import corpus_hash, load_corpus, split_corpus
 from clbp_chat.errors import IndexMissing
 from clbp_chat.not_covered import MANIFEST_KEY as NOT_COVERED_KEY
 from clbp_chat.not_covered import read_clinic_topics
+from clbp_chat.records import Chunk
 from clbp_chat.spelling import Speller
 from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, open_store
 from clbp_chat.text import split_statements, tokenize, words
-from clbp_chat.records import Chunk
 
 FORMAT_VERSION = 6
 

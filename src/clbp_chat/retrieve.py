@@ -19,8 +19,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from clbp_chat.index import Index
-from clbp_chat.text import tokenize
 from clbp_chat.records import Chunk
+from clbp_chat.text import tokenize
 
 SHARED_DOC_TYPES = ("comparison", "glossary")
 CANDIDATES = 24
