@@ -27,6 +27,7 @@ from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.records import Answer
 from clbp_chat.retrieve import hybrid_search, question_match
+from clbp_chat.spelling import english_for
 from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.understand import Query, read_message, vocabulary
 
@@ -151,10 +152,7 @@ class Engine:
         """The safety gate on the engine's own model; patterns alone when the model cannot load,
         so an emergency never waits on a broken model setting."""
         try:
-            from clbp_chat.embeddings import resolve_model_path
-            from clbp_chat.spelling import english_words
-
-            english = english_words(resolve_model_path(self.settings.embedding_model))
+            english = english_for(self.settings.embedding_model)
             _ = self.embeddings  # load now: a model that cannot load switches to patterns here
         except Exception as exc:  # noqa: BLE001 - any model fault: keep the pattern layer
             print(

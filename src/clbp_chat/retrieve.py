@@ -9,7 +9,6 @@ comparison and the glossary) stay in the running, so "the Pettine study" is neve
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,7 @@ from pydantic import ConfigDict
 
 from clbp_chat.index import Index
 from clbp_chat.records import Chunk
-from clbp_chat.text import tokenize
+from clbp_chat.text import name_form, tokenize
 
 SHARED_DOC_TYPES = ("comparison", "glossary")
 CANDIDATES = 24
@@ -38,7 +37,7 @@ class ScoredChunk:
 
 def named_docs(question: str, index: Index) -> set[str]:
     """Ids of the documents a question names by an alias ('pettine', 'the kumar study', ...)."""
-    text = " " + re.sub(r"[^a-z0-9&' ]+", " ", question.lower()) + " "
+    text = f" {name_form(question)} "
     aliases = index.manifest.get("aliases", {})
     return {doc_id for doc_id, names in aliases.items() if any(f" {a} " in text for a in names)}
 

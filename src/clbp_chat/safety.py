@@ -27,11 +27,12 @@ import yaml
 from pydantic import ValidationError
 
 from clbp_chat import declines
+from clbp_chat.config import BUNDLED_MODEL
 from clbp_chat.errors import ConfigError
 from clbp_chat.learned import segments
 from clbp_chat.safety_rules import RuleFile, first_problem
-from clbp_chat.spelling import Speller
-from clbp_chat.text import MESSAGE_SENTENCE_BREAK, normalize
+from clbp_chat.spelling import Speller, english_for
+from clbp_chat.text import message_sentence_at, normalize, split_message
 
 EMERGENCY = "emergency"
 URGENT = "urgent"
@@ -43,7 +44,6 @@ TIER_ORDER = (EMERGENCY, CRISIS, URGENT)
 RULES_FILE = Path(__file__).with_name("safety_signals.yaml")
 # A sentence this short is too little to compare by meaning ("ok", "thanks so much").
 MIN_SEMANTIC_WORDS = 4
-_SENTENCES = MESSAGE_SENTENCE_BREAK
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -218,18 +218,21 @@ class SafetyGate:
     # The learned layer (``learned.Classifiers``): a tier read from the whole message's meaning.
     learned: object | None = None
 
+    @property
+    def _english(self) -> frozenset[str]:
+        """The engine's English words, else the bundled model's (a file read, no model load)."""
+        return self.english if self.english is not None else english_for(BUNDLED_MODEL)
+
     @cached_property
     def english_words(self) -> frozenset[str]:
         """Real English words (the model's vocabulary) and every word the rules know; built once,
         read for every message by the readability check."""
-        english = self.english if self.english is not None else bundled_english()
-        return english | self.rules.vocabulary
+        return self._english | self.rules.vocabulary
 
     @cached_property
     def _speller(self) -> Speller:
         """Real English words are never 'corrected' (default: the bundled model's vocabulary)."""
-        english = self.english if self.english is not None else bundled_english()
-        return Speller(sorted(self.rules.vocabulary), english)
+        return Speller(sorted(self.rules.vocabulary), self._english)
 
     @cached_property
     def _bank(self) -> tuple[np.ndarray, list[Signal | None]]:
@@ -251,7 +254,7 @@ class SafetyGate:
     def check(self, message: str) -> SafetyVerdict:
         """Classify one message: emergency, crisis or urgent first, then the request checks."""
         text = self.prepared(message)
-        sentences = [s for s in _SENTENCES.split(text) if s.strip()]
+        sentences = split_message(text)
         prime = getattr(self.encoder, "prime", None)
         if prime is not None:  # every text the layers may embed, in one model call
             learned = segments(text) if self.learned is not None else []
@@ -357,7 +360,7 @@ class SafetyGate:
         return any(self._counts(text, m.start(), signal) for m in pattern.finditer(text))
 
     def _counts(self, text: str, start: int, signal: Signal) -> bool:
-        sentence_start, sentence = _sentence_at(text, start)
+        sentence_start, sentence = message_sentence_at(text, start)
         before = text[sentence_start:start]
         after = text[start : sentence_start + len(sentence) + 12]
         if self._negated(before) or self.rules.backward_negation.search(after):
@@ -373,11 +376,18 @@ class SafetyGate:
             return False
         return not (signal.tier != CRISIS and self._general_question(sentence))
 
-    def _negated(self, before: str) -> bool:
-        before = self.rules.pseudo_negations.sub(" ", before)
-        clause = self.rules.clause_breaks.split(before)[-1]
-        words = re.findall(r"[a-z]+", clause)[-self.rules.negation_window :]
-        if self.rules.double_negative and self.rules.double_negative.search(clause):
+    def _negated(self, span: str, *, whole: bool = False) -> bool:
+        """A negator takes the sign back: among the last ``negation_window`` words of the clause
+        before a pattern's match, or anywhere in a sentence the semantic layer matched as a whole
+        (``whole``). Pseudo-negations ("without warning") and the "without" of a double negative
+        negate nothing."""
+        span = self.rules.pseudo_negations.sub(" ", span)
+        if not whole:
+            span = self.rules.clause_breaks.split(span)[-1]
+        words = re.findall(r"[a-z]+", span)
+        if not whole:
+            words = words[-self.rules.negation_window :]
+        if self.rules.double_negative and self.rules.double_negative.search(span):
             # "I can't stand up without my legs giving way": the legs do give way.
             words = [w for w in words if w != "without"]
         return any(w in self.rules.negators for w in words)
@@ -423,9 +433,7 @@ class SafetyGate:
         return out
 
     def _counts_sentence(self, sentence: str, signal: Signal, text: str, start: int) -> bool:
-        if signal.tier != CRISIS and any(
-            w in self.rules.negators for w in re.findall(r"[a-z]+", sentence)
-        ):
+        if signal.tier != CRISIS and self._negated(sentence, whole=True):
             return False
         if self._other_person(sentence) and not self.rules.first_person.search(sentence):
             return False
@@ -437,29 +445,10 @@ def _long_enough(sentences: list[str]) -> list[str]:
     return [s for s in sentences if len(s.split()) >= MIN_SEMANTIC_WORDS]
 
 
-def _sentence_at(text: str, pos: int) -> tuple[int, str]:
-    start = 0
-    for m in _SENTENCES.finditer(text):
-        if m.start() >= pos:
-            return start, text[start : m.start()]
-        start = m.end()
-    return start, text[start:]
-
-
 def _only_possessive_before(before: str, other_end: int) -> bool:
     """'my dad ... my back': first-person words after the other person are only possessives."""
     after = before[other_end:]
     return not re.search(r"\b(?:i|im|ive|id|me|myself)\b", after)
-
-
-@lru_cache(maxsize=1)
-def bundled_english() -> frozenset[str]:
-    """Whole English words of the bundled model's vocabulary (a file read, no model load)."""
-    from clbp_chat.config import BUNDLED_MODEL
-    from clbp_chat.embeddings import resolve_model_path
-    from clbp_chat.spelling import english_words
-
-    return english_words(resolve_model_path(BUNDLED_MODEL))
 
 
 @lru_cache(maxsize=1)

@@ -45,6 +45,15 @@ SHORTHAND = {
 }
 
 
+@lru_cache(maxsize=2)
+def english_for(model: str) -> frozenset[str]:
+    """:func:`english_words` of the model a setting names (``CLBP_EMBEDDING_MODEL``), read once
+    per process: the index's speller, the gate and the readability check share it."""
+    from clbp_chat.embeddings import resolve_model_path
+
+    return english_words(resolve_model_path(model))
+
+
 def english_words(model_path: str) -> frozenset[str]:
     """Whole words of the embedding model's WordPiece vocabulary: real English, never 'corrected'.
 

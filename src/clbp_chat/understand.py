@@ -20,7 +20,7 @@ from clbp_chat.followup import standalone_question
 from clbp_chat.index import Index
 from clbp_chat.not_covered import Topic, topics_for
 from clbp_chat.retrieve import named_docs
-from clbp_chat.text import normalize
+from clbp_chat.text import message_sentence_at, normalize, split_message
 
 HERE = Path(__file__).parent
 # How close (difflib ratio) an unknown name must be to a word of a study's names to be taken as that
@@ -118,7 +118,7 @@ def asked_part(text: str) -> str:
     turns = list(vocabulary().asking_markers.finditer(text))
     if turns and turns[-1].end() < len(text) - 5:
         text = text[turns[-1].start() :]
-    sentences = [s for s in re.split(r"(?<=[.!?\n])\s+", text) if s.strip()]
+    sentences = split_message(text)
     asked = [s for s in sentences if _QUESTION_SENTENCE.search(s)]
     return " ".join(asked) if len(sentences) > 1 and asked else text
 
@@ -195,17 +195,11 @@ def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
     out = []
     for topic in topics:
         for m in topic.mention.finditer(low):
-            sentence = _sentence_around(low, m.start(), m.end())
+            sentence = message_sentence_at(low, m.start())[1]
             if topic.asks is None or topic.asks.search(sentence):
                 out.append(topic)
                 break
     return out
-
-
-def _sentence_around(text: str, start: int, end: int) -> str:
-    left = max(text.rfind(c, 0, start) for c in ".?!\n")
-    rights = [i for i in (text.find(c, end) for c in ".?!\n") if i != -1]
-    return text[left + 1 : min(rights) if rights else len(text)]
 
 
 def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
