@@ -42,8 +42,6 @@ OUT_OF_SCOPE = declines.OUT_OF_SCOPE
 PROMPT_INJECTION = declines.PROMPT_INJECTION
 TIER_ORDER = (EMERGENCY, CRISIS, URGENT)
 RULES_FILE = Path(__file__).with_name("safety_signals.yaml")
-# A sentence this short is too little to compare by meaning ("ok", "thanks so much").
-MIN_SEMANTIC_WORDS = 4
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -114,6 +112,7 @@ class Rules:
     mild_after_effects: re.Pattern[str]
     threshold: float
     margin: float
+    min_words: int
     near_misses: tuple[str, ...]
     vocabulary: frozenset[str]
     learned: dict[str, Signal] = field(default_factory=dict)
@@ -133,8 +132,8 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         raise ConfigError(f"{path.name} is invalid: bad pattern {exc.pattern!r}: {exc}") from None
 
 
-def _compiled(data: dict) -> Rules:
-    terms = data.get("terms", {})
+def _term_compiler(terms: dict[str, str]) -> Callable[[str], re.Pattern[str]]:
+    """Compiles a pattern with its ``{term}`` names filled in from the rule file's terms."""
 
     def compile_(pattern: str) -> re.Pattern[str]:
         for _ in range(3):  # a term may use terms defined before it ({down_below} uses {below})
@@ -142,25 +141,29 @@ def _compiled(data: dict) -> Rules:
                 pattern = pattern.replace("{" + name + "}", value)
         return re.compile(pattern)
 
-    signals = []
-    for name, spec in data["signals"].items():
-        signals.append(
-            Signal(
-                name=name,
-                tier=spec["tier"],
-                label=spec["label"],
-                why=spec.get("why", ""),
-                patterns=tuple(compile_(p) for p in spec["patterns"]),
-                examples=tuple(spec.get("examples", [])),
-                past_counts=bool(spec.get("past_counts", False)),
-                needs=compile_(spec["needs"]) if spec.get("needs") else None,
-                unless=compile_(spec["unless"]) if spec.get("unless") else None,
-                plan=bool(spec.get("plan", False)),
-                together=tuple(
-                    tuple(compile_(p) for p in group) for group in spec.get("together", [])
-                ),
-            )
-        )
+    return compile_
+
+
+def _signal(name: str, spec: dict, compile_: Callable[[str], re.Pattern[str]]) -> Signal:
+    """One warning sign of the rule file, its patterns compiled."""
+    return Signal(
+        name=name,
+        tier=spec["tier"],
+        label=spec["label"],
+        why=spec.get("why", ""),
+        patterns=tuple(compile_(p) for p in spec["patterns"]),
+        examples=tuple(spec.get("examples", [])),
+        past_counts=bool(spec.get("past_counts", False)),
+        needs=compile_(spec["needs"]) if spec.get("needs") else None,
+        unless=compile_(spec["unless"]) if spec.get("unless") else None,
+        plan=bool(spec.get("plan", False)),
+        together=tuple(tuple(compile_(p) for p in group) for group in spec.get("together", [])),
+    )
+
+
+def _compiled(data: dict) -> Rules:
+    compile_ = _term_compiler(data.get("terms", {}))
+    signals = [_signal(name, spec, compile_) for name, spec in data["signals"].items()]
     ctx, sem = data["context"], data["semantic"]
     return Rules(
         signals=signals,
@@ -183,6 +186,7 @@ def _compiled(data: dict) -> Rules:
         mild_after_effects=re.compile(ctx["mild_after_effects"]),
         threshold=float(sem["threshold"]),
         margin=float(sem["margin"]),
+        min_words=int(sem["min_words"]),
         near_misses=tuple(sem["near_misses"]),
         vocabulary=_vocabulary(data, signals),
         learned={
@@ -258,7 +262,7 @@ class SafetyGate:
         prime = getattr(self.encoder, "prime", None)
         if prime is not None:  # every text the layers may embed, in one model call
             learned = segments(text) if self.learned is not None else []
-            prime([*_long_enough(sentences), *learned])
+            prime([*self._long_enough(sentences), *learned])
         clauses = self._clauses(text)  # once per message, read by every concept pair
         found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses)}
         if self.encoder is not None:
@@ -408,9 +412,13 @@ class SafetyGate:
             and not self.rules.first_person.search(sentence)
         )
 
+    def _long_enough(self, sentences: list[str]) -> list[str]:
+        """The sentences the semantic layer compares by meaning."""
+        return [s for s in sentences if len(s.split()) >= self.rules.min_words]
+
     def _semantic_matches(self, sentences: list[str], text: str) -> list[Signal]:
         """Signals whose examples a sentence is closer to than any near miss, context permitting."""
-        sentences = _long_enough(sentences)
+        sentences = self._long_enough(sentences)
         if not sentences:
             return []
         vectors, labels = self._bank
@@ -438,11 +446,6 @@ class SafetyGate:
         if self._other_person(sentence) and not self.rules.first_person.search(sentence):
             return False
         return self._counts(text, max(start, 0), signal)
-
-
-def _long_enough(sentences: list[str]) -> list[str]:
-    """The sentences the semantic layer compares by meaning."""
-    return [s for s in sentences if len(s.split()) >= MIN_SEMANTIC_WORDS]
 
 
 def _only_possessive_before(before: str, other_end: int) -> bool:

@@ -54,6 +54,7 @@ class ContextSpec(_Strict):
 class SemanticSpec(_Strict):
     threshold: float = Field(ge=0, le=1)
     margin: float = Field(ge=0, le=1)
+    min_words: int = Field(ge=1)
     near_misses: list[str]
 
 

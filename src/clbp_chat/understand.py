@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from clbp_chat.config import get_settings
 from clbp_chat.followup import standalone_question
 from clbp_chat.index import Index
+from clbp_chat.messages import messages
 from clbp_chat.not_covered import Topic, topics_for
 from clbp_chat.retrieve import named_docs
 from clbp_chat.text import message_sentence_at, normalize, split_message
@@ -78,12 +81,8 @@ class Query:
 
     @property
     def search_text(self) -> str:
-        """What keyword search and lexical scoring read: the words plus their corpus terms."""
-        return " ".join([self.topic_text, *self.expansions])
-
-    @property
-    def embed_text(self) -> str:
-        """What is embedded: the message as the treatment-level question, plus its corpus terms."""
+        """What is embedded, searched by keyword and scored lexically: the message as the
+        treatment-level question, plus its corpus terms."""
         return " ".join([self.topic_text, *self.expansions])
 
     @property
@@ -208,19 +207,33 @@ def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
     return bool(name) and re.search(rf"\b{re.escape(name)}\b", low) is not None
 
 
-def _other_studies(low: str, index: Index, described: str | None = None) -> list[Topic]:
+def _other_studies(
+    low: str, index: Index, texts: Mapping[str, object], described: str | None = None
+) -> list[Topic]:
     """A study the library does not hold, named in the message. A name spelt like the study the
     learned head read in the message ("the amir del fan trial", "the petty study") is that study
     misspelt, not another one."""
     names = [n for n in unknown_studies(low, index) if not _spelt_like(n, described, index)]
     if not names:
         return []
-    name = f"a study from {names[0]}" if names[0].isdigit() else f"the {names[0].title()} study"
-    says = (
-        f"Our library doesn't hold {name}: it has only the four studies "
-        "the clinic cites (Atluri, Kumar, Pettine and Amirdelfan)."
-    )
-    return [Topic("other_study", re.compile(re.escape(names[0])), None, says)]
+    first = names[0]
+    if first.isdigit():
+        study = str(texts["other_study_year"]).format(year=first)
+    else:
+        study = str(texts["other_study_name"]).format(name=first.title())
+    says = str(texts["other_study"]).format(study=study, studies=", ".join(_study_names(index)))
+    return [Topic("other_study", re.compile(re.escape(first)), None, says)]
+
+
+def _study_names(index: Index) -> list[str]:
+    """The names of the studies this build holds ("Atluri", from "the Atluri study"), in the
+    corpus's order: a clinic that adds a study is named with the others."""
+    short = index.manifest.get("short_names", {})
+    return [
+        (short.get(d) or d).removeprefix("the ").split(" ")[0]
+        for d, kind in index.manifest.get("doc_types", {}).items()
+        if kind == "study"
+    ]
 
 
 def _spelt_like(name: str, doc_id: str | None, index: Index) -> bool:
@@ -253,18 +266,18 @@ def _without_aliases(low: str, focus: set[str], index: Index, by: str = " ") -> 
     return re.sub(r"\s+", " ", low).strip()
 
 
-def understand(question: str, history: list[dict[str, str]], index: Index, encode) -> Query:
-    """Build the :class:`Query` for a message that passed the safety gate."""
-    query = read_message(question, history, index)
-    query.vector = encode([query.embed_text])[0]
-    return query
-
-
 def read_message(
-    question: str, history: list[dict[str, str]], index: Index, described: str | None = None
+    question: str,
+    history: list[dict[str, str]],
+    index: Index,
+    described: str | None = None,
+    *,
+    texts: Mapping[str, object] | None = None,
 ) -> Query:
     """Everything of the :class:`Query` but its embedding (cheap: no model call). ``described``
-    is the study the learned study head read in the message, used when no name is found."""
+    is the study the learned study head read in the message, used when no name is found;
+    ``texts`` the engine's ``messages`` (default: the process's settings)."""
+    texts = texts if texts is not None else messages(get_settings())
     vocab = vocabulary()
     # "sf36" -> "sf-36": patients drop the hyphen the corpus writes.
     corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
@@ -292,7 +305,8 @@ def read_message(
         focus=focus,
         expansions=expansions,
         intents=intents,
-        uncovered=uncovered_topics(text, topics_for(index)) + _other_studies(low, index, described),
+        uncovered=uncovered_topics(text, topics_for(index))
+        + _other_studies(low, index, texts, described),
         whole_topic=whole_topic,
         vector=np.zeros(0, np.float32),
     )

@@ -11,11 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from clbp_chat.messages import package_texts
 from clbp_chat.text import numbers, split_sentences, tokenize
 
 SUPPORT_OVERLAP = 0.8
 _MARKED = re.compile(r"([^\[\]]+?)((?:\s*\[\d+\])+)")
-_WRAPPER = re.compile(r"^(?:\*\*[^*]+\*\*\s*)?(?:The clinic's summary says:\s*)?[“\"]?|[”\"]$")
+# The composer's wrapper of a quoted sentence of the clinic's summary (messages.yaml summary_lead).
+_WRAPPER = re.compile(
+    r"^(?:\*\*[^*]+\*\*\s*)?(?:"
+    + re.escape(str(package_texts()["summary_lead"]))
+    + r"\s*)?[“\"]?|[”\"]$"
+)
 
 
 def hit_at_k(retrieved: Sequence[str], expected: Sequence[str], k: int) -> float:
