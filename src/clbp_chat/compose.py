@@ -16,10 +16,9 @@ from clbp_chat.corpus import EVIDENCE_TYPES, STRENGTH_SECTION
 from clbp_chat.index import Index
 from clbp_chat.records import Chunk, Citation
 from clbp_chat.text import split_sentences
+from clbp_chat.tuning import tuning
 
 OVERALL_STRENGTH = ("study-comparison", "How strong is the evidence overall?")
-# More studies than this in one answer get the overall strength section instead of one each.
-MAX_STUDY_STRENGTHS = 2
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def _strength_sections(
     studies = [c.doc_id for c in used if c.doc_type == "study"]
     studies = list(dict.fromkeys(studies + sorted(d for d in focus if doc_types.get(d) == "study")))
     broad = any(c.doc_type == "summary" for c in used) or not studies
-    if broad or len(studies) > MAX_STUDY_STRENGTHS:
+    if broad or len(studies) > tuning().composition.max_study_strengths:
         return [OVERALL_STRENGTH] if any(c.doc_type in EVIDENCE_TYPES for c in used) else []
     return [(doc_id, STRENGTH_SECTION) for doc_id in studies]
 

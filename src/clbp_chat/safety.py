@@ -102,6 +102,7 @@ class Rules:
     together_breaks: re.Pattern[str]
     clause_breaks: re.Pattern[str]
     first_person: re.Pattern[str]
+    first_person_subject: re.Pattern[str]
     other_person: re.Pattern[str]
     past: re.Pattern[str]
     general_question: re.Pattern[str]
@@ -176,6 +177,7 @@ def _compiled(data: dict) -> Rules:
         together_breaks=re.compile(ctx["together_breaks"]),
         clause_breaks=re.compile(ctx["clause_breaks"]),
         first_person=re.compile(ctx["first_person"]),
+        first_person_subject=re.compile(ctx["first_person_subject"]),
         other_person=re.compile(ctx["other_person"]),
         past=re.compile(ctx["past"]),
         general_question=re.compile(ctx["general_question"]),
@@ -402,7 +404,11 @@ class SafetyGate:
         if not other:
             return False
         mine = [m.start() for m in self.rules.first_person.finditer(before)]
-        return not mine or max(other) > max(mine) or _only_possessive_before(before, max(other))
+        # "my dad ... my back": first-person words after the other person are only possessives.
+        after = before[max(other) :]
+        return (
+            not mine or max(other) > max(mine) or not self.rules.first_person_subject.search(after)
+        )
 
     def _general_question(self, sentence: str) -> bool:
         """A question about the treatment or the studies, not about the patient's own body."""
@@ -446,12 +452,6 @@ class SafetyGate:
         if self._other_person(sentence) and not self.rules.first_person.search(sentence):
             return False
         return self._counts(text, max(start, 0), signal)
-
-
-def _only_possessive_before(before: str, other_end: int) -> bool:
-    """'my dad ... my back': first-person words after the other person are only possessives."""
-    after = before[other_end:]
-    return not re.search(r"\b(?:i|im|ive|id|me|myself)\b", after)
 
 
 @lru_cache(maxsize=1)

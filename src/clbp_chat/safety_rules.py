@@ -41,6 +41,7 @@ class ContextSpec(_Strict):
     double_negative: str | None = None
     clause_breaks: str
     first_person: str
+    first_person_subject: str
     other_person: str
     past: str
     general_question: str

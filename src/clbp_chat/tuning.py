@@ -57,6 +57,18 @@ class Counting(_Strict):
     counted: list[str] = Field(min_length=1)
 
 
+class Composition(_Strict):
+    max_study_strengths: int = Field(ge=0)
+
+
+class Understanding(_Strict):
+    spelt_like: float = Share
+
+
+class Language(_Strict):
+    english_share: float = Share
+
+
 class Spelling(_Strict):
     cutoff: float = Share
     min_length: int = Field(ge=1)
@@ -70,6 +82,9 @@ class Tuning(_Strict):
     nudges: Nudges
     not_reported: list[str]
     counting: list[Counting]
+    composition: Composition
+    understanding: Understanding
+    language: Language
     spelling: Spelling
 
 

@@ -24,11 +24,9 @@ from clbp_chat.messages import messages
 from clbp_chat.not_covered import Topic, topics_for
 from clbp_chat.retrieve import named_docs
 from clbp_chat.text import message_sentence_at, normalize, split_message
+from clbp_chat.tuning import tuning
 
 HERE = Path(__file__).parent
-# How close (difflib ratio) an unknown name must be to a word of a study's names to be taken as that
-# study misspelt: "petty" and "pettine" are 0.67, "noriega" and "amirdelfan" 0.35.
-SPELT_LIKE = 0.6
 
 
 @dataclass(frozen=True)
@@ -42,6 +40,21 @@ class Vocabulary:
     topic_words: re.Pattern[str]
     asking_markers: re.Pattern[str]
     study_reference: re.Pattern[str]
+    whole_topic_words: re.Pattern[str]
+    question_opening: re.Pattern[str]
+    year_of: re.Pattern[str]
+
+
+# The keys of intents.yaml that are word patterns of their own, not intents.
+_NOT_INTENTS = (
+    "whole_topic_terms",
+    "topic_words",
+    "asking_markers",
+    "study_reference",
+    "whole_topic_words",
+    "question_opening",
+    "year_of",
+)
 
 
 @lru_cache(maxsize=1)
@@ -51,15 +64,14 @@ def vocabulary() -> Vocabulary:
     intents = yaml.safe_load((HERE / "intents.yaml").read_text(encoding="utf-8"))
     return Vocabulary(
         lay_terms=tuple((re.compile(row["lay"]), row["means"]) for row in lay),
-        intents={
-            k: re.compile(v, re.M)
-            for k, v in intents.items()
-            if k not in ("whole_topic_terms", "topic_words", "asking_markers", "study_reference")
-        },
+        intents={k: re.compile(v, re.M) for k, v in intents.items() if k not in _NOT_INTENTS},
         whole_topic_terms=intents["whole_topic_terms"],
         topic_words=re.compile(intents["topic_words"]),
         asking_markers=re.compile(intents["asking_markers"], re.I),
         study_reference=re.compile(intents["study_reference"], re.I),
+        whole_topic_words=re.compile(intents["whole_topic_words"], re.I),
+        question_opening=re.compile(intents["question_opening"]),
+        year_of=re.compile(intents["year_of"]),
     )
 
 
@@ -91,18 +103,10 @@ class Query:
         if not self.whole_topic:
             return self.text
         terms = vocabulary().whole_topic_terms
-        said, n = _PRONOUN.subn(terms, self.text, count=1)
+        said, n = vocabulary().whole_topic_words.subn(terms, self.text, count=1)
         return said if n else f"{self.text} ({terms})"
 
 
-_PRONOUN = re.compile(
-    r"\b(?:this stuff|this treatment|the treatment|the injections?|the shots?|the jabs?|it|this)\b",
-    re.I,
-)
-_QUESTION_SENTENCE = re.compile(
-    r"\?|^\s*(?:(?:and|so|but|ok|okay|also)\s+)*(?:what|how|why|when|where|which|who|is|are|was|were|"
-    r"do|does|did|can|could|will|would|has|have|tell me|any)\b"
-)
 _STUDY_NAME = re.compile(
     r"\b([a-z]{3,}|(?:19|20)\d\d)(?:s)? (?:trials?|stud(?:y|ies)|papers?|research)\b"
     r"|\b((?:19|20)\d\d) [a-z]+ (?:trials?|stud(?:y|ies)|papers?|research)\b"
@@ -118,7 +122,7 @@ def asked_part(text: str) -> str:
     if turns and turns[-1].end() < len(text) - 5:
         text = text[turns[-1].start() :]
     sentences = split_message(text)
-    asked = [s for s in sentences if _QUESTION_SENTENCE.search(s)]
+    asked = [s for s in sentences if vocabulary().question_opening.search(s)]
     return " ".join(asked) if len(sentences) > 1 and asked else text
 
 
@@ -151,13 +155,13 @@ def unknown_studies(low: str, index: Index) -> list[str]:
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_YEAR_OF = re.compile(r"\b(?:from|in|of|published in|done in)\s+$")
 
 
 def _with_year_names(text: str) -> str:
     """``text`` with "(<year> study)" after a year said of a study ("that 2017 trial", "the 2022
     marrow one", "the paper from 2015"), so the study's year alias names it."""
-    refer = vocabulary().study_reference
+    vocab = vocabulary()
+    refer = vocab.study_reference
     low = text.lower()
     out, last = [], 0
     for m in _YEAR.finditer(low):
@@ -166,7 +170,7 @@ def _with_year_names(text: str) -> str:
         said_of = (
             refer.match(after)
             or refer.match(" ".join(after.split()[1:]))
-            or (_YEAR_OF.search(before) and refer.search(" ".join(before.split()[-3:])))
+            or (vocab.year_of.search(before) and refer.search(" ".join(before.split()[-3:])))
         )
         if said_of:
             out += [text[last : m.end()], f" ({m.group()} study)"]
@@ -241,7 +245,9 @@ def _spelt_like(name: str, doc_id: str | None, index: Index) -> bool:
         return False
     words = {w for a in index.manifest.get("aliases", {}).get(doc_id, []) for w in a.split()}
     return any(
-        name in w or difflib.SequenceMatcher(None, name, w).ratio() >= SPELT_LIKE for w in words
+        name in w
+        or difflib.SequenceMatcher(None, name, w).ratio() >= tuning().understanding.spelt_like
+        for w in words
     )
 
 
