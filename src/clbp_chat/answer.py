@@ -19,14 +19,15 @@ from clbp_chat import safety
 from clbp_chat.compose import Composition, compose_answer
 from clbp_chat.config import Settings, get_settings
 from clbp_chat.errors import ClbpError, IndexMissing, InvalidQuestion
-from clbp_chat.evidence import clinic_page_section, select_sentences, study_docs
+from clbp_chat.evidence import Selection, clinic_page_section, select_sentences, study_docs
 from clbp_chat.index import Index, live_build_name, open_index
 from clbp_chat.language import read_language
 from clbp_chat.learned import Classifiers, load_classifiers
 from clbp_chat.messages import messages, with_examples
 from clbp_chat.privacy import log_question
 from clbp_chat.records import Answer
-from clbp_chat.retrieve import hybrid_search, question_match
+from clbp_chat.retrieve import ScoredChunk, hybrid_search, question_match
+from clbp_chat.spelling import english_for
 from clbp_chat.text import CONTROL_CHARS, is_text
 from clbp_chat.understand import Query, read_message, vocabulary
 
@@ -151,10 +152,7 @@ class Engine:
         """The safety gate on the engine's own model; patterns alone when the model cannot load,
         so an emergency never waits on a broken model setting."""
         try:
-            from clbp_chat.embeddings import resolve_model_path
-            from clbp_chat.spelling import english_words
-
-            english = english_words(resolve_model_path(self.settings.embedding_model))
+            english = english_for(self.settings.embedding_model)
             _ = self.embeddings  # load now: a model that cannot load switches to patterns here
         except Exception as exc:  # noqa: BLE001 - any model fault: keep the pattern layer
             print(
@@ -237,16 +235,9 @@ class Engine:
         self, question: str, history: list[dict[str, str]], verdict: safety.SafetyVerdict
     ) -> Answer:
         index = self.live_index()
-        query = read_message(question, history, index, self._described_study(question))
-        # Two vectors in one model call: the message with its corpus terms for retrieval, and the
-        # message as written for matching the questions sections list. Appended terms pulled
-        # "Which study was the largest?" off its own listed question (0.72 instead of 1.0); matched
-        # as written, blind 334 -> 337 of 399 with no new false alarm.
-        query.vector, plain = self.encoder([query.embed_text, query.text])
-        if self.classifiers is not None:
-            query.aspect = self.classifiers.aspect(question)
+        query = self.understand(question, history, index)
         common = {"standalone_question": query.standalone, "topic": _topic(query)}
-        asked = question_match(index, plain)  # read by routing, retrieval and selection
+        asked = question_match(index, query.question_vector)  # routing, retrieval, selection
         if clinic_page_section(index, asked) is not None:
             # The clinic wrote a page to answer this question: no topic, route or advice rule
             # turns it away (warning signs were answered before the library was asked).
@@ -271,6 +262,21 @@ class Engine:
             return Answer(question, "answered", composed.text, composed.citations, **common)
         text = with_examples(self.settings, "no_evidence")
         return Answer(question, "no_evidence", text, reason="no_evidence", **common)
+
+    def understand(self, question: str, history: list[dict[str, str]], index: Index) -> Query:
+        """The :class:`Query` for a message triage let through: read, embedded once, its aspect
+        and the study it describes read by the learned heads."""
+        described = self._described_study(question)
+        texts = messages(self.settings)
+        query = read_message(question, history, index, described, texts=texts)
+        # Two vectors in one model call: the message with its corpus terms for retrieval, and the
+        # message as written for matching the questions sections list. Appended terms pulled
+        # "Which study was the largest?" off its own listed question (0.72 instead of 1.0); matched
+        # as written, blind 334 -> 337 of 399 with no new false alarm.
+        query.vector, query.question_vector = self.encoder([query.search_text, query.text])
+        if self.classifiers is not None:
+            query.aspect = self.classifiers.aspect(question)
+        return query
 
     def _check(self, question: str) -> safety.SafetyVerdict:
         """The gate's verdict; a fault in its model layer leaves the patterns to decide."""
@@ -304,9 +310,11 @@ class Engine:
             return None
         return self.classifiers.route(question)
 
-    def _compose(
+    def select(
         self, index: Index, query: Query, asked: dict[int, float]
-    ) -> tuple[Composition, list[str]]:
+    ) -> tuple[Selection, list[ScoredChunk]]:
+        """Retrieve and select: the sentences that answer ``query`` (with the best relevance,
+        even below the evidence bar) and the passages they were chosen from."""
         try:
             hits = hybrid_search(
                 index,
@@ -328,8 +336,15 @@ class Engine:
             max_sentences=self.settings.max_sentences,
             asked=asked,
         )
+        return selection, hits
+
+    def _compose(
+        self, index: Index, query: Query, asked: dict[int, float]
+    ) -> tuple[Composition, list[str]]:
+        selection, hits = self.select(index, query, asked)
         retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits))
-        return compose_answer(index, selection.rows, query.focus), retrieved
+        texts = messages(self.settings)
+        return compose_answer(index, selection.rows, query.focus, texts=texts), retrieved
 
     def _safety_reply(self, question: str, verdict: safety.SafetyVerdict) -> Answer:
         """The warning-sign or crisis reply: what was seen and why it matters, then what to do."""

@@ -9,18 +9,16 @@ overall one), cited like any other sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clbp_chat.corpus import EVIDENCE_TYPES, STRENGTH_SECTION
 from clbp_chat.index import Index
 from clbp_chat.records import Chunk, Citation
 from clbp_chat.text import split_sentences
+from clbp_chat.tuning import tuning
 
 OVERALL_STRENGTH = ("study-comparison", "How strong is the evidence overall?")
-# More studies than this in one answer get the overall strength section instead of one each.
-MAX_STUDY_STRENGTHS = 2
-SUMMARY_LEAD = "The clinic's summary says:"
-STRENGTH_LEAD = "How strong is this evidence?"
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def _strength_sections(
     studies = [c.doc_id for c in used if c.doc_type == "study"]
     studies = list(dict.fromkeys(studies + sorted(d for d in focus if doc_types.get(d) == "study")))
     broad = any(c.doc_type == "summary" for c in used) or not studies
-    if broad or len(studies) > MAX_STUDY_STRENGTHS:
+    if broad or len(studies) > tuning().composition.max_study_strengths:
         return [OVERALL_STRENGTH] if any(c.doc_type in EVIDENCE_TYPES for c in used) else []
     return [(doc_id, STRENGTH_SECTION) for doc_id in studies]
 
@@ -91,19 +89,20 @@ def _cited(unit: str, n: int) -> str:
 
 
 def compose_answer(
-    index: Index, rows: list[int], focus: set[str] = frozenset(), *, lead: str = ""
+    index: Index, rows: list[int], focus: set[str], *, texts: Mapping[str, object]
 ) -> Composition:
-    """Cite and join the chosen sentence rows, then the evidence-strength sections."""
+    """Cite and join the chosen sentence rows, then the evidence-strength sections; ``texts``
+    (``messages``) gives the summary's lead and the strength heading."""
     if not rows:
         return Composition("", [])
     citations = _Citations(index)
-    lines = [lead] if lead else []
+    lines: list[str] = []
     used: list[Chunk] = []
     for row in rows:
         chunk = index.chunks[index.sentences[row][0]]
         sentence = index.sentences[row][1]
         if chunk.doc_type == "summary":
-            sentence = f"{SUMMARY_LEAD} “{sentence.rstrip(' .')}.”"
+            sentence = f"{texts['summary_lead']} “{sentence.rstrip(' .')}.”"
         lines.append(_cited(sentence, citations.cite(chunk)))
         used.append(chunk)
     strength = []
@@ -115,5 +114,5 @@ def compose_answer(
             strength.append(_cited(index.sentences[row][1], citations.cite(chunk)))
     text = " ".join(lines)
     if strength:
-        text += f"\n\n**{STRENGTH_LEAD}** " + " ".join(strength)
+        text += f"\n\n**{texts['strength_heading']}** " + " ".join(strength)
     return Composition(text, list(citations.by_chunk.values()))

@@ -22,50 +22,13 @@ import yaml
 
 from clbp_chat.corpus import STRENGTH_SECTION
 from clbp_chat.index import Index
-from clbp_chat.retrieve import ScoredChunk, question_match
+from clbp_chat.retrieve import ScoredChunk
 from clbp_chat.text import tokenize
+from clbp_chat.tuning import tuning
 from clbp_chat.understand import Query
 
-DENSE_WEIGHT = 0.6
-SENTENCE_CANDIDATES = 12
-# Question match adds to relevance above this floor; a close match to a section's listed question
-# is strong evidence that the section answers the message.
-QUESTION_FLOOR = 0.5
-QUESTION_WEIGHT = 0.7
-# A match this close to an overview section's questions makes that whole section the answer.
-OVERVIEW_MATCH = 0.62
-OVERVIEW_SENTENCES = 5
-# An overview answer also quotes the clinic's own claim on the same point, when there is one this
-# close to the message, so the patient sees the claim beside what the studies found.
-CLAIM_MATCH = 0.5
-# A message this close to a question a clinic page (type faq) lists, and closer to it than to any
-# other section's, is put to that page, whatever a not-covered topic or the learned router would
-# say: the clinic wrote the page to answer it. Paraphrases of an example page's questions ("can i
-# drive after the procedure", "what do i need to bring") scored 0.60-0.77 against them; none of
-# the 110 messages of the patient dev set came above 0.53.
-CLINIC_PAGE_MATCH = 0.6
-FOCUS_BONUS = 0.1
-STRENGTH_PENALTY = 0.12
-GLOSSARY_PENALTY = 0.12
-QUANTITY_BONUS = 0.08
-NOT_REPORTED_PENALTY = 0.05
-# "How many people…": the unit that gives a figure for that very thing ("26 patients") first.
-COUNTED_BONUS = 0.12
 _HOW_MANY = re.compile(r"\bhow many (?:\w+ ){0,2}?(\w+)")
-_PEOPLE = "patients|people|participants"
-_PLACES = "sites|places|centres|centers|hospitals|clinics?"
-_SAME_COUNT = {
-    **dict.fromkeys(["people", "patients", "participants", "ppl", "persons"], _PEOPLE),
-    # "how many were in it": the verb stands where the noun would, and people are meant.
-    **dict.fromkeys(["were", "was", "are", "took", "joined", "got", "had", "in", "of"], _PEOPLE),
-    **dict.fromkeys(["places", "sites", "centres", "centers", "hospitals", "clinics"], _PLACES),
-}
-# The sections that answer what the question asks about (aspects.yaml): writers' labels say they
-# answer it, so their sentences gain this much relevance (evidence as well as order).
-ASPECT_BONUS = 0.05
 ASPECTS_FILE = Path(__file__).with_name("aspects.yaml")
-NEAR_BEST = 0.15
-DUPLICATE_COSINE = 0.9
 
 
 @dataclass(frozen=True)
@@ -108,7 +71,8 @@ class SentenceScorer:
                 for r in rows
             ]
         )
-        return DENSE_WEIGHT * np.clip(dense, 0, 1) + (1 - DENSE_WEIGHT) * lexical
+        weight = tuning().selection.dense_weight
+        return weight * np.clip(dense, 0, 1) + (1 - weight) * lexical
 
 
 def _about_focus(index: Index, row: int, focus: set[str]) -> bool:
@@ -126,11 +90,15 @@ def _counted(text: str) -> re.Pattern[str] | None:
     if not m:
         return None
     noun = m.group(1)
-    words = _SAME_COUNT.get(noun, re.escape(noun.rstrip("s")) + r"\w*")
+    same = [c.counted for c in tuning().counting if noun in c.asked]
+    words = "|".join(map(re.escape, same[0])) if same else re.escape(noun.rstrip("s")) + r"\w*"
     return re.compile(rf"\b\d+(?:[.,]\d+)*\s+(?:\w+\s+)?(?:{words})\b", re.I)
 
 
 def _nudges(index: Index, query: Query, rows: list[int]) -> np.ndarray:
+    """Small named shifts that order what already counts as evidence (``tuning.yaml`` nudges)."""
+    nudge = tuning().nudges
+    not_reported = tuning().not_reported
     out = np.zeros(len(rows))
     definition = "definition" in query.intents
     quantity = "quantity" in query.intents
@@ -139,17 +107,17 @@ def _nudges(index: Index, query: Query, rows: list[int]) -> np.ndarray:
         chunk_pos, sentence = index.sentences[row]
         chunk = index.chunks[chunk_pos]
         if query.focus and chunk.doc_id in query.focus:
-            out[k] += FOCUS_BONUS
+            out[k] += nudge.focus_bonus
         if chunk.section == STRENGTH_SECTION:
-            out[k] -= STRENGTH_PENALTY
+            out[k] -= nudge.strength_penalty
         if chunk.doc_type == "glossary":
-            out[k] += GLOSSARY_PENALTY if definition else -GLOSSARY_PENALTY
+            out[k] += nudge.glossary_penalty if definition else -nudge.glossary_penalty
         if quantity and any(ch.isdigit() for ch in sentence):
-            out[k] += QUANTITY_BONUS
+            out[k] += nudge.quantity_bonus
         if counted and counted.search(sentence):
-            out[k] += COUNTED_BONUS
-        if "does not report" in sentence or "does not list" in sentence:
-            out[k] -= NOT_REPORTED_PENALTY
+            out[k] += nudge.counted_bonus
+        if any(phrase in sentence for phrase in not_reported):
+            out[k] -= nudge.not_reported_penalty
     return out
 
 
@@ -161,36 +129,30 @@ def select_sentences(
     *,
     min_evidence: float,
     max_sentences: int,
-    asked: dict[int, float] | None = None,
+    asked: dict[int, float],
 ) -> Selection:
-    """The sentences that answer ``query``, best first (empty when nothing counts as evidence)."""
-    if asked is None:
-        asked = question_match(index, query.vector)
+    """The sentences that answer ``query``, best first (empty when nothing counts as evidence).
+    ``asked`` is :func:`question_match` on the message as written (``Query.question_vector``)."""
+    tuned = tuning().selection
     page = clinic_page_section(index, asked)
     if page is not None:
         # The clinic's answer to its own question, whole and in its order, as an overview is.
-        return Selection(index.sentence_rows.get(page, [])[:OVERVIEW_SENTENCES], asked[page])
+        return Selection(
+            index.sentence_rows.get(page, [])[: tuning().overview.overview_sentences], asked[page]
+        )
     overview = _overview(index, query, asked)
     if overview:
         return overview
-    rows = [r for h in hits for r in index.sentence_rows.get(index.chunk_pos[h.chunk.id], [])]
-    # Sentence-level dense search as a second candidate source: a sentence can fit a question
-    # better than its passage as a whole does.
-    dense = index.sentence_vectors @ query.vector
-    rows = list(dict.fromkeys(rows + [int(r) for r in np.argsort(-dense)[:SENTENCE_CANDIDATES]]))
     aspect_rows = _aspect_rows(index, query)
-    rows = list(dict.fromkeys(rows + sorted(aspect_rows)))
-    if query.focus:
-        rows = [r for r in rows if _about_focus(index, r, query.focus)]
-    if not _asks_about_claims(index, query):
-        rows = [r for r in rows if index.chunks[index.sentences[r][0]].doc_type != "summary"]
+    rows = _candidate_rows(index, query, hits, aspect_rows)
     if not rows:
         return Selection([], 0.0)
     relevance = scorer.score(query.search_text, query.vector, rows)
     relevance += np.array(
         [
-            QUESTION_WEIGHT * max(0.0, asked.get(index.sentences[r][0], 0.0) - QUESTION_FLOOR)
-            + (ASPECT_BONUS if r in aspect_rows else 0.0)
+            tuned.question_weight
+            * max(0.0, asked.get(index.sentences[r][0], 0.0) - tuned.question_floor)
+            + (tuned.aspect_bonus if r in aspect_rows else 0.0)
             for r in rows
         ]
     )
@@ -198,17 +160,44 @@ def select_sentences(
     if best < min_evidence:
         return Selection([], best)
     scores = relevance + _nudges(index, query, rows)
+    return Selection(_best_first(index, rows, scores, min_evidence, max_sentences), best)
+
+
+def _candidate_rows(
+    index: Index, query: Query, hits: list[ScoredChunk], aspect_rows: set[int]
+) -> list[int]:
+    """The sentences of the retrieved passages, the nearest sentences by meaning and those of the
+    asked aspect's sections, less those a named study or the claims rule leaves out."""
+    rows = [r for h in hits for r in index.sentence_rows.get(index.chunk_pos[h.chunk.id], [])]
+    # Sentence-level dense search as a second candidate source: a sentence can fit a question
+    # better than its passage as a whole does.
+    dense = index.sentence_vectors @ query.vector
+    nearest = np.argsort(-dense)[: tuning().selection.sentence_candidates]
+    rows = list(dict.fromkeys(rows + [int(r) for r in nearest]))
+    rows = list(dict.fromkeys(rows + sorted(aspect_rows)))
+    if query.focus:
+        rows = [r for r in rows if _about_focus(index, r, query.focus)]
+    if not _asks_about_claims(index, query):
+        rows = [r for r in rows if index.chunks[index.sentences[r][0]].doc_type != "summary"]
+    return rows
+
+
+def _best_first(
+    index: Index, rows: list[int], scores: np.ndarray, min_evidence: float, max_sentences: int
+) -> list[int]:
+    """The best-scored rows within ``near_best`` of the top, skipping near-duplicates."""
+    tuned = tuning().selection
     ranked = sorted(zip(rows, scores, strict=True), key=lambda rs: rs[1], reverse=True)
     top = float(ranked[0][1])
     chosen: list[int] = []
     for row, score in ranked:
-        if len(chosen) == max_sentences or score < max(min_evidence, top - NEAR_BEST):
+        if len(chosen) == max_sentences or score < max(min_evidence, top - tuned.near_best):
             break
         vec = index.sentence_vectors[row]
-        if any(float(vec @ index.sentence_vectors[c]) > DUPLICATE_COSINE for c in chosen):
+        if any(float(vec @ index.sentence_vectors[c]) > tuned.duplicate_cosine for c in chosen):
             continue
         chosen.append(row)
-    return Selection(chosen, best)
+    return chosen
 
 
 @lru_cache(maxsize=1)
@@ -253,7 +242,11 @@ def clinic_page_section(index: Index, asked: dict[int, float]) -> int | None:
     if not asked:
         return None
     sim, pos = max((s, p) for p, s in asked.items())
-    return pos if sim >= CLINIC_PAGE_MATCH and index.chunks[pos].doc_type == "faq" else None
+    return (
+        pos
+        if sim >= tuning().overview.clinic_page_match and index.chunks[pos].doc_type == "faq"
+        else None
+    )
 
 
 def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection | None:
@@ -262,10 +255,11 @@ def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection 
         return None
     if not asked:
         return None
+    tuned = tuning().overview
     sim, pos = max((s, p) for p, s in asked.items())
-    if index.chunks[pos].doc_type != "comparison" or sim < OVERVIEW_MATCH:
+    if index.chunks[pos].doc_type != "comparison" or sim < tuned.overview_match:
         return None
-    rows = index.sentence_rows.get(pos, [])[:OVERVIEW_SENTENCES]
+    rows = index.sentence_rows.get(pos, [])[: tuned.overview_sentences]
     if not rows:
         return None
     claims = [
@@ -276,6 +270,6 @@ def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection 
     if claims:
         sims = index.sentence_vectors[claims] @ query.vector
         best = int(np.argmax(sims))
-        if float(sims[best]) >= CLAIM_MATCH:
+        if float(sims[best]) >= tuned.claim_match:
             rows = [*rows, claims[best]]
     return Selection(rows, sim)

@@ -9,7 +9,6 @@ Chroma-server layouts).
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from clbp_chat.not_covered import read_clinic_topics
 from clbp_chat.records import Chunk
 from clbp_chat.spelling import Speller
 from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, open_store
-from clbp_chat.text import split_statements, tokenize, words
+from clbp_chat.text import name_form, split_statements, tokenize, words
 
 FORMAT_VERSION = 6
 
@@ -58,6 +57,8 @@ class Index:
     name: str
     questions: list[tuple[int, str]] = field(default_factory=list)
     question_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Real English words (the model's vocabulary), never "corrected" (spelling.english_for).
+    english: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.chunk_by_id: dict[str, Chunk] = {c.id: c for c in self.chunks}
@@ -65,15 +66,11 @@ class Index:
         self.sentence_rows: dict[int, list[int]] = {}
         for row, (chunk_pos, _) in enumerate(self.sentences):
             self.sentence_rows.setdefault(chunk_pos, []).append(row)
-        self.speller = Speller(self.manifest.get("vocabulary", []))
+        self.speller = Speller(self.manifest.get("vocabulary", []), self.english)
         self.section_rows: dict[tuple[str, str], list[int]] = {}
         for pos, chunk in enumerate(self.chunks):
             key = (chunk.doc_id, chunk.section)
             self.section_rows.setdefault(key, []).extend(self.sentence_rows.get(pos, []))
-
-    def use_english(self, english: frozenset[str]) -> None:
-        """Spare these real words from spelling correction (see spelling.english_words)."""
-        self.speller = Speller(self.manifest.get("vocabulary", []), english)
 
     @property
     def collection(self):
@@ -231,7 +228,7 @@ def _section_questions(docs, chunks: list[Chunk]) -> list[tuple[int, str]]:
 def _aliases(doc) -> list[str]:
     """Lower-case names a question may use for a document, normalised as questions are."""
     names = {*doc.aliases, doc.short_name.lower().removeprefix("the ")}
-    return sorted({" ".join(re.sub(r"[^a-z0-9&' ]+", " ", n).split()) for n in names} - {""})
+    return sorted({name_form(n) for n in names} - {""})
 
 
 def _bm25(chunks: list[Chunk]):
@@ -276,8 +273,8 @@ def open_index(settings: Settings) -> Index:
             f"the index was built with model '{data.manifest.get('model')}' but "
             f"CLBP_EMBEDDING_MODEL is '{settings.embedding_model}': run `clbp-chat ingest --rebuild`"
         )
-    from clbp_chat.embeddings import embeddings_for, resolve_model_path
-    from clbp_chat.spelling import english_words
+    from clbp_chat.embeddings import embeddings_for
+    from clbp_chat.spelling import english_for
 
     try:
         from langchain_chroma import Chroma
@@ -298,7 +295,7 @@ def open_index(settings: Settings) -> Index:
             f"the Chroma collection has {count} chunks, the manifest {len(data.chunks)}: "
             "run `clbp-chat ingest --rebuild`"
         )
-    index = Index(
+    return Index(
         data.manifest,
         data.chunks,
         data.sentences,
@@ -308,6 +305,5 @@ def open_index(settings: Settings) -> Index:
         name,
         data.questions,
         data.question_vectors,
+        english_for(settings.embedding_model),
     )
-    index.use_english(english_words(resolve_model_path(settings.embedding_model)))
-    return index

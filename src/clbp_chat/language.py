@@ -17,11 +17,10 @@ from typing import Literal
 import yaml
 
 from clbp_chat.text import normalize
+from clbp_chat.tuning import tuning
 
 Reading = Literal["ok", "no_words", "not_english"]
 LANGUAGES_FILE = Path(__file__).with_name("languages.yaml")
-# Below this share of known English words, a message holding another language's words is foreign.
-ENGLISH_SHARE = 0.5
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 # Five consonants in a row in an unknown word: a keyboard mash ("asdfghjkl"), not a typo.
 _MASH = re.compile(r"[bcdfghjklmnpqrstvwxz]{5,}")
@@ -47,6 +46,6 @@ def read_language(message: str, english: frozenset[str]) -> Reading:
     if len(words) == 1 and not known and _MASH.search(words[0]):
         return "no_words"
     foreign = [w for w in words if w in foreign_words() and w not in english]
-    if foreign and len(known) < ENGLISH_SHARE * len(words):
+    if foreign and len(known) < tuning().language.english_share * len(words):
         return "not_english"
     return "ok"

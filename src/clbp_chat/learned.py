@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from clbp_chat.config import Settings
-from clbp_chat.text import MESSAGE_SENTENCE_BREAK, normalize
+from clbp_chat.text import normalize, split_message
 
 BANKS = Path(__file__).with_name("banks")
 SETTINGS_FILE = Path(__file__).with_name("learned.yaml")
@@ -151,7 +151,7 @@ def segments(message: str) -> list[str]:
     """The whole message and, when it has several, each sentence: a warning sign buried in a
     long story is read on its own as well as in its story."""
     text = normalize(message).strip()
-    parts = [s.strip() for s in MESSAGE_SENTENCE_BREAK.split(text) if len(s.split()) >= 3]
+    parts = [s for s in split_message(text) if len(s.split()) >= 3]
     return list(dict.fromkeys([text, *parts])) if len(parts) > 1 else [text]
 
 

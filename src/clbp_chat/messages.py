@@ -23,12 +23,22 @@ LATE_PLACEHOLDERS = {
     "emergency": ("why",),
     "urgent": ("why",),
     "widget_refused": ("origin",),
+    "other_study": ("study", "studies"),
+    "other_study_name": ("name",),
+    "other_study_year": ("year",),
 }
+
+
+@lru_cache(maxsize=1)
+def package_texts() -> dict[str, object]:
+    """The package's own texts, placeholders unfilled: for readers that have no settings (the
+    evals' support rule strips the composer's ``summary_lead``)."""
+    return yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=4)
 def _load(override: Path | None, fill: tuple[tuple[str, str], ...]) -> dict[str, object]:
-    texts = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
+    texts = dict(package_texts())
     source = DEFAULTS.name
     if override is not None:
         try:

@@ -9,7 +9,6 @@ comparison and the glossary) stay in the running, so "the Pettine study" is neve
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +17,13 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from clbp_chat.config import Settings
 from clbp_chat.index import Index
 from clbp_chat.records import Chunk
-from clbp_chat.text import tokenize
+from clbp_chat.text import name_form, tokenize
+from clbp_chat.tuning import tuning
 
 SHARED_DOC_TYPES = ("comparison", "glossary")
-CANDIDATES = 24
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ScoredChunk:
 
 def named_docs(question: str, index: Index) -> set[str]:
     """Ids of the documents a question names by an alias ('pettine', 'the kumar study', ...)."""
-    text = " " + re.sub(r"[^a-z0-9&' ]+", " ", question.lower()) + " "
+    text = f" {name_form(question)} "
     aliases = index.manifest.get("aliases", {})
     return {doc_id for doc_id, names in aliases.items() if any(f" {a} " in text for a in names)}
 
@@ -73,7 +73,7 @@ def hybrid_search(
     vector: np.ndarray,
     focus: set[str],
     k: int,
-    rrf_k: int = 60,
+    rrf_k: int,
     asked: dict[int, float] | None = None,
 ) -> list[ScoredChunk]:
     """The ``k`` best passages by reciprocal rank fusion of dense, BM25 and question-match ranks.
@@ -82,7 +82,8 @@ def hybrid_search(
     ``asked`` is :func:`question_match` for that vector, when the caller already has it.
     """
     by_id = index.chunk_by_id
-    dense = nearest_chunks(index, vector, CANDIDATES)
+    candidates = tuning().retrieval.candidates
+    dense = nearest_chunks(index, vector, candidates)
     if asked is None:
         asked = question_match(index, vector)
     by_question = {index.chunks[p].id: s for p, s in asked.items()}
@@ -90,7 +91,7 @@ def hybrid_search(
     tokens = tokenize(text)
     if tokens:
         ids, scores = index.bm25.retrieve(
-            [tokens], k=min(CANDIDATES, len(index.chunks)), show_progress=False
+            [tokens], k=min(candidates, len(index.chunks)), show_progress=False
         )
         keyword = {
             index.chunks[int(i)].id: float(s)
@@ -99,7 +100,7 @@ def hybrid_search(
         }
     fused: dict[str, float] = {}
     for ranking in (dense, keyword, by_question):
-        ordered = sorted(ranking, key=ranking.get, reverse=True)[:CANDIDATES]
+        ordered = sorted(ranking, key=ranking.get, reverse=True)[:candidates]
         for rank, chunk_id in enumerate(ordered):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (rrf_k + rank + 1)
     if focus:
@@ -127,7 +128,7 @@ class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     index: Index
     k: int = 6
-    rrf_k: int = 60
+    rrf_k: int = Settings.model_fields["rrf_k"].default
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun

@@ -27,11 +27,12 @@ import yaml
 from pydantic import ValidationError
 
 from clbp_chat import declines
+from clbp_chat.config import BUNDLED_MODEL
 from clbp_chat.errors import ConfigError
 from clbp_chat.learned import segments
 from clbp_chat.safety_rules import RuleFile, first_problem
-from clbp_chat.spelling import Speller
-from clbp_chat.text import MESSAGE_SENTENCE_BREAK, normalize
+from clbp_chat.spelling import Speller, english_for
+from clbp_chat.text import message_sentence_at, normalize, split_message
 
 EMERGENCY = "emergency"
 URGENT = "urgent"
@@ -41,9 +42,6 @@ OUT_OF_SCOPE = declines.OUT_OF_SCOPE
 PROMPT_INJECTION = declines.PROMPT_INJECTION
 TIER_ORDER = (EMERGENCY, CRISIS, URGENT)
 RULES_FILE = Path(__file__).with_name("safety_signals.yaml")
-# A sentence this short is too little to compare by meaning ("ok", "thanks so much").
-MIN_SEMANTIC_WORDS = 4
-_SENTENCES = MESSAGE_SENTENCE_BREAK
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -104,6 +102,7 @@ class Rules:
     together_breaks: re.Pattern[str]
     clause_breaks: re.Pattern[str]
     first_person: re.Pattern[str]
+    first_person_subject: re.Pattern[str]
     other_person: re.Pattern[str]
     past: re.Pattern[str]
     general_question: re.Pattern[str]
@@ -114,6 +113,7 @@ class Rules:
     mild_after_effects: re.Pattern[str]
     threshold: float
     margin: float
+    min_words: int
     near_misses: tuple[str, ...]
     vocabulary: frozenset[str]
     learned: dict[str, Signal] = field(default_factory=dict)
@@ -133,8 +133,8 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         raise ConfigError(f"{path.name} is invalid: bad pattern {exc.pattern!r}: {exc}") from None
 
 
-def _compiled(data: dict) -> Rules:
-    terms = data.get("terms", {})
+def _term_compiler(terms: dict[str, str]) -> Callable[[str], re.Pattern[str]]:
+    """Compiles a pattern with its ``{term}`` names filled in from the rule file's terms."""
 
     def compile_(pattern: str) -> re.Pattern[str]:
         for _ in range(3):  # a term may use terms defined before it ({down_below} uses {below})
@@ -142,25 +142,29 @@ def _compiled(data: dict) -> Rules:
                 pattern = pattern.replace("{" + name + "}", value)
         return re.compile(pattern)
 
-    signals = []
-    for name, spec in data["signals"].items():
-        signals.append(
-            Signal(
-                name=name,
-                tier=spec["tier"],
-                label=spec["label"],
-                why=spec.get("why", ""),
-                patterns=tuple(compile_(p) for p in spec["patterns"]),
-                examples=tuple(spec.get("examples", [])),
-                past_counts=bool(spec.get("past_counts", False)),
-                needs=compile_(spec["needs"]) if spec.get("needs") else None,
-                unless=compile_(spec["unless"]) if spec.get("unless") else None,
-                plan=bool(spec.get("plan", False)),
-                together=tuple(
-                    tuple(compile_(p) for p in group) for group in spec.get("together", [])
-                ),
-            )
-        )
+    return compile_
+
+
+def _signal(name: str, spec: dict, compile_: Callable[[str], re.Pattern[str]]) -> Signal:
+    """One warning sign of the rule file, its patterns compiled."""
+    return Signal(
+        name=name,
+        tier=spec["tier"],
+        label=spec["label"],
+        why=spec.get("why", ""),
+        patterns=tuple(compile_(p) for p in spec["patterns"]),
+        examples=tuple(spec.get("examples", [])),
+        past_counts=bool(spec.get("past_counts", False)),
+        needs=compile_(spec["needs"]) if spec.get("needs") else None,
+        unless=compile_(spec["unless"]) if spec.get("unless") else None,
+        plan=bool(spec.get("plan", False)),
+        together=tuple(tuple(compile_(p) for p in group) for group in spec.get("together", [])),
+    )
+
+
+def _compiled(data: dict) -> Rules:
+    compile_ = _term_compiler(data.get("terms", {}))
+    signals = [_signal(name, spec, compile_) for name, spec in data["signals"].items()]
     ctx, sem = data["context"], data["semantic"]
     return Rules(
         signals=signals,
@@ -173,6 +177,7 @@ def _compiled(data: dict) -> Rules:
         together_breaks=re.compile(ctx["together_breaks"]),
         clause_breaks=re.compile(ctx["clause_breaks"]),
         first_person=re.compile(ctx["first_person"]),
+        first_person_subject=re.compile(ctx["first_person_subject"]),
         other_person=re.compile(ctx["other_person"]),
         past=re.compile(ctx["past"]),
         general_question=re.compile(ctx["general_question"]),
@@ -183,6 +188,7 @@ def _compiled(data: dict) -> Rules:
         mild_after_effects=re.compile(ctx["mild_after_effects"]),
         threshold=float(sem["threshold"]),
         margin=float(sem["margin"]),
+        min_words=int(sem["min_words"]),
         near_misses=tuple(sem["near_misses"]),
         vocabulary=_vocabulary(data, signals),
         learned={
@@ -218,18 +224,21 @@ class SafetyGate:
     # The learned layer (``learned.Classifiers``): a tier read from the whole message's meaning.
     learned: object | None = None
 
+    @property
+    def _english(self) -> frozenset[str]:
+        """The engine's English words, else the bundled model's (a file read, no model load)."""
+        return self.english if self.english is not None else english_for(BUNDLED_MODEL)
+
     @cached_property
     def english_words(self) -> frozenset[str]:
         """Real English words (the model's vocabulary) and every word the rules know; built once,
         read for every message by the readability check."""
-        english = self.english if self.english is not None else bundled_english()
-        return english | self.rules.vocabulary
+        return self._english | self.rules.vocabulary
 
     @cached_property
     def _speller(self) -> Speller:
         """Real English words are never 'corrected' (default: the bundled model's vocabulary)."""
-        english = self.english if self.english is not None else bundled_english()
-        return Speller(sorted(self.rules.vocabulary), english)
+        return Speller(sorted(self.rules.vocabulary), self._english)
 
     @cached_property
     def _bank(self) -> tuple[np.ndarray, list[Signal | None]]:
@@ -251,11 +260,11 @@ class SafetyGate:
     def check(self, message: str) -> SafetyVerdict:
         """Classify one message: emergency, crisis or urgent first, then the request checks."""
         text = self.prepared(message)
-        sentences = [s for s in _SENTENCES.split(text) if s.strip()]
+        sentences = split_message(text)
         prime = getattr(self.encoder, "prime", None)
         if prime is not None:  # every text the layers may embed, in one model call
             learned = segments(text) if self.learned is not None else []
-            prime([*_long_enough(sentences), *learned])
+            prime([*self._long_enough(sentences), *learned])
         clauses = self._clauses(text)  # once per message, read by every concept pair
         found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses)}
         if self.encoder is not None:
@@ -357,7 +366,7 @@ class SafetyGate:
         return any(self._counts(text, m.start(), signal) for m in pattern.finditer(text))
 
     def _counts(self, text: str, start: int, signal: Signal) -> bool:
-        sentence_start, sentence = _sentence_at(text, start)
+        sentence_start, sentence = message_sentence_at(text, start)
         before = text[sentence_start:start]
         after = text[start : sentence_start + len(sentence) + 12]
         if self._negated(before) or self.rules.backward_negation.search(after):
@@ -373,11 +382,18 @@ class SafetyGate:
             return False
         return not (signal.tier != CRISIS and self._general_question(sentence))
 
-    def _negated(self, before: str) -> bool:
-        before = self.rules.pseudo_negations.sub(" ", before)
-        clause = self.rules.clause_breaks.split(before)[-1]
-        words = re.findall(r"[a-z]+", clause)[-self.rules.negation_window :]
-        if self.rules.double_negative and self.rules.double_negative.search(clause):
+    def _negated(self, span: str, *, whole: bool = False) -> bool:
+        """A negator takes the sign back: among the last ``negation_window`` words of the clause
+        before a pattern's match, or anywhere in a sentence the semantic layer matched as a whole
+        (``whole``). Pseudo-negations ("without warning") and the "without" of a double negative
+        negate nothing."""
+        span = self.rules.pseudo_negations.sub(" ", span)
+        if not whole:
+            span = self.rules.clause_breaks.split(span)[-1]
+        words = re.findall(r"[a-z]+", span)
+        if not whole:
+            words = words[-self.rules.negation_window :]
+        if self.rules.double_negative and self.rules.double_negative.search(span):
             # "I can't stand up without my legs giving way": the legs do give way.
             words = [w for w in words if w != "without"]
         return any(w in self.rules.negators for w in words)
@@ -388,7 +404,11 @@ class SafetyGate:
         if not other:
             return False
         mine = [m.start() for m in self.rules.first_person.finditer(before)]
-        return not mine or max(other) > max(mine) or _only_possessive_before(before, max(other))
+        # "my dad ... my back": first-person words after the other person are only possessives.
+        after = before[max(other) :]
+        return (
+            not mine or max(other) > max(mine) or not self.rules.first_person_subject.search(after)
+        )
 
     def _general_question(self, sentence: str) -> bool:
         """A question about the treatment or the studies, not about the patient's own body."""
@@ -398,9 +418,13 @@ class SafetyGate:
             and not self.rules.first_person.search(sentence)
         )
 
+    def _long_enough(self, sentences: list[str]) -> list[str]:
+        """The sentences the semantic layer compares by meaning."""
+        return [s for s in sentences if len(s.split()) >= self.rules.min_words]
+
     def _semantic_matches(self, sentences: list[str], text: str) -> list[Signal]:
         """Signals whose examples a sentence is closer to than any near miss, context permitting."""
-        sentences = _long_enough(sentences)
+        sentences = self._long_enough(sentences)
         if not sentences:
             return []
         vectors, labels = self._bank
@@ -423,43 +447,11 @@ class SafetyGate:
         return out
 
     def _counts_sentence(self, sentence: str, signal: Signal, text: str, start: int) -> bool:
-        if signal.tier != CRISIS and any(
-            w in self.rules.negators for w in re.findall(r"[a-z]+", sentence)
-        ):
+        if signal.tier != CRISIS and self._negated(sentence, whole=True):
             return False
         if self._other_person(sentence) and not self.rules.first_person.search(sentence):
             return False
         return self._counts(text, max(start, 0), signal)
-
-
-def _long_enough(sentences: list[str]) -> list[str]:
-    """The sentences the semantic layer compares by meaning."""
-    return [s for s in sentences if len(s.split()) >= MIN_SEMANTIC_WORDS]
-
-
-def _sentence_at(text: str, pos: int) -> tuple[int, str]:
-    start = 0
-    for m in _SENTENCES.finditer(text):
-        if m.start() >= pos:
-            return start, text[start : m.start()]
-        start = m.end()
-    return start, text[start:]
-
-
-def _only_possessive_before(before: str, other_end: int) -> bool:
-    """'my dad ... my back': first-person words after the other person are only possessives."""
-    after = before[other_end:]
-    return not re.search(r"\b(?:i|im|ive|id|me|myself)\b", after)
-
-
-@lru_cache(maxsize=1)
-def bundled_english() -> frozenset[str]:
-    """Whole English words of the bundled model's vocabulary (a file read, no model load)."""
-    from clbp_chat.config import BUNDLED_MODEL
-    from clbp_chat.embeddings import resolve_model_path
-    from clbp_chat.spelling import english_words
-
-    return english_words(resolve_model_path(BUNDLED_MODEL))
 
 
 @lru_cache(maxsize=1)

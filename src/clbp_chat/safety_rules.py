@@ -41,6 +41,7 @@ class ContextSpec(_Strict):
     double_negative: str | None = None
     clause_breaks: str
     first_person: str
+    first_person_subject: str
     other_person: str
     past: str
     general_question: str
@@ -54,6 +55,7 @@ class ContextSpec(_Strict):
 class SemanticSpec(_Strict):
     threshold: float = Field(ge=0, le=1)
     margin: float = Field(ge=0, le=1)
+    min_words: int = Field(ge=1)
     near_misses: list[str]
 
 

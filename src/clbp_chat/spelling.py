@@ -11,38 +11,33 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import yaml
+
+from clbp_chat.errors import ConfigError
 from clbp_chat.text import STOPWORDS
+from clbp_chat.tuning import tuning
 
-MIN_LENGTH = 4
-CUTOFF = 0.8
-MAX_LENGTH_CHANGE = 2
+SHORTHAND_FILE = Path(__file__).with_name("shorthand.yaml")
 
 
-# Chat shorthand patients type, spelled out before anything else looks at the question.
-SHORTHAND = {
-    "ppl": "people",
-    "pts": "patients",
-    "meds": "medicines",
-    "med": "medicine",
-    "u": "you",
-    "ur": "your",
-    "abt": "about",
-    "bc": "because",
-    "b/c": "because",
-    "tho": "though",
-    "grp": "group",
-    "grps": "groups",
-    "w/": "with",
-    "w/o": "without",
-    "yrs": "years",
-    "mos": "months",
-    "whats": "what is",
-    "what's": "what is",
-    "hows": "how is",
-    "side-effects": "side effects",
-    "sx": "symptoms",
-    "tx": "treatment",
-}
+@lru_cache(maxsize=1)
+def shorthand() -> dict[str, str]:
+    """Chat shorthand and what it stands for (``shorthand.yaml``): "ppl" -> "people"."""
+    data = yaml.safe_load(SHORTHAND_FILE.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ConfigError(f"{SHORTHAND_FILE.name}: each line must be 'shorthand: words'")
+    return {k.lower(): v for k, v in data.items()}
+
+
+@lru_cache(maxsize=2)
+def english_for(model: str) -> frozenset[str]:
+    """:func:`english_words` of the model a setting names (``CLBP_EMBEDDING_MODEL``), read once
+    per process: the index's speller, the gate and the readability check share it."""
+    from clbp_chat.embeddings import resolve_model_path
+
+    return english_words(resolve_model_path(model))
 
 
 def english_words(model_path: str) -> frozenset[str]:
@@ -54,7 +49,8 @@ def english_words(model_path: str) -> frozenset[str]:
     if not path.is_file():
         return frozenset()
     lines = path.read_text(encoding="utf-8").splitlines()
-    return frozenset(w for w in lines if w.isalpha() and w.islower() and len(w) >= MIN_LENGTH)
+    shortest = tuning().spelling.min_length
+    return frozenset(w for w in lines if w.isalpha() and w.islower() and len(w) >= shortest)
 
 
 class Speller:
@@ -63,9 +59,14 @@ class Speller:
     def __init__(self, vocabulary: list[str], english: frozenset[str] = frozenset()) -> None:
         self.vocabulary = frozenset(vocabulary)
         self.english = english
+        self.limits = tuning().spelling
+        shorthand_words = sorted(shorthand(), key=len, reverse=True)
+        self._shorthand = re.compile(
+            r"(?<![\w/])(?:" + "|".join(map(re.escape, shorthand_words)) + r")(?![\w/])", re.I
+        )
         self._candidates: dict[str, list[str]] = {}
         for w in sorted(self.vocabulary):
-            if len(w) >= MIN_LENGTH:
+            if len(w) >= self.limits.min_length:
                 self._candidates.setdefault(w[0], []).append(w)
         self._closest = lru_cache(maxsize=4096)(self._closest_uncached)
 
@@ -75,9 +76,9 @@ class Speller:
         candidates = [
             c
             for c in self._candidates.get(word[0], [])
-            if abs(len(c) - len(word)) <= MAX_LENGTH_CHANGE
+            if abs(len(c) - len(word)) <= self.limits.max_length_change
         ]
-        match = difflib.get_close_matches(word, candidates, n=1, cutoff=CUTOFF)
+        match = difflib.get_close_matches(word, candidates, n=1, cutoff=self.limits.cutoff)
         return match[0] if match else None
 
     def correct(self, text: str) -> str:
@@ -87,7 +88,7 @@ class Speller:
             word = m.group(0)
             lower = word.lower()
             if (
-                len(lower) < MIN_LENGTH
+                len(lower) < self.limits.min_length
                 or lower in self.vocabulary
                 or lower in STOPWORDS
                 or lower in self.english
@@ -95,12 +96,6 @@ class Speller:
                 return word
             return self._closest(lower) or word
 
-        text = re.sub(
-            r"(?<![\w/])(?:"
-            + "|".join(map(re.escape, sorted(SHORTHAND, key=len, reverse=True)))
-            + r")(?![\w/])",
-            lambda m: SHORTHAND[m.group(0).lower()],
-            text,
-            flags=re.I,
-        )
+        words = shorthand()
+        text = self._shorthand.sub(lambda m: words[m.group(0).lower()], text)
         return re.sub(r"[A-Za-z][A-Za-z'-]*[A-Za-z]", fix, text)

@@ -4,146 +4,27 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "no",
-        "nor",
-        "not",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "tell",
-        "know",
-        "please",
-        "thanks",
-        "thank",
-        "hi",
-        "hello",
-        "dont",
-        "doesnt",
-        "didnt",
-        "isnt",
-        "wasnt",
-        "im",
-        "ive",
-        "id",
-        "get",
-        "got",
-        "much",
-        "any",
-    ]
-)
+import yaml
+
+from clbp_chat.errors import ConfigError
+
+HERE = Path(__file__).parent
+
+
+def word_list(name: str) -> frozenset[str]:
+    """A list of lower-case words from a data file beside this module; anything else in it (a
+    bare ``no`` that YAML reads as false, a phrase) is a one-line start-up error."""
+    data = yaml.safe_load((HERE / name).read_text(encoding="utf-8"))
+    bad = [w for w in data or [] if not (isinstance(w, str) and re.fullmatch(r"[a-z0-9]+", w))]
+    if not isinstance(data, list) or bad:
+        raise ConfigError(f"{name}: each item must be one lower-case word (quote yes, no, on, off)")
+    return frozenset(data)
+
+
+# Words that carry no topic ("the", "please", "dont"): dropped before keyword search and scoring.
+STOPWORDS = word_list("stopwords.yaml")
 # Control characters a typed question never holds (tab, newline and carriage return are fine).
 CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
 # Every character str.strip() removes, spelled out: regex engines disagree on what \s holds
@@ -161,6 +42,12 @@ def normalize(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text)
 
 
+def name_form(text: str) -> str:
+    """How a document's names and a message are compared: lower case, only letters, digits, "&"
+    and apostrophes, single spaces ("One-page summary" -> "one page summary")."""
+    return " ".join(re.sub(r"[^a-z0-9&' ]+", " ", text.lower()).split())
+
+
 def is_text(value: str) -> bool:
     """False for a string that cannot be UTF-8 (a lone surrogate: valid JSON, but no text)."""
     try:
@@ -171,10 +58,12 @@ def is_text(value: str) -> bool:
 
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
-# Where a patient's message (lower-cased, as the rules read it) breaks into sentences; the safety
-# gate and the learned layer split messages the same way.
-MESSAGE_SENTENCE_BREAK = re.compile(r"(?<=[.!?\n])\s+|\n+")
+# Where corpus text (and an answer made of it) breaks into sentences: a full stop before a capital,
+# a digit or an opening quote; "e.g. the" and "0.05" do not break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"'(])|\n+")
+# Where a patient's message breaks into sentences: patients write in lower case, so any space after
+# a full stop breaks (as the rules read it, lower-cased).
+_MESSAGE_BREAK = re.compile(r"(?<=[.!?\n])\s+|\n+")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 
 
@@ -222,8 +111,26 @@ def split_statements(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a corpus passage; corpus documents keep one sentence per line where they can."""
+    """Sentences of corpus text or of an answer made of it (the composer and the evals split
+    alike); corpus documents keep one sentence per line where they can."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def split_message(text: str) -> list[str]:
+    """Sentences of a patient's message: the safety gate, the learned layer and understanding
+    read the same sentences."""
+    return [s.strip() for s in _MESSAGE_BREAK.split(text) if s.strip()]
+
+
+def message_sentence_at(text: str, pos: int) -> tuple[int, str]:
+    """(start, sentence) of the message sentence holding position ``pos``: where a match's
+    context rules look."""
+    start = 0
+    for m in _MESSAGE_BREAK.finditer(text):
+        if m.start() >= pos:
+            return start, text[start : m.start()]
+        start = m.end()
+    return start, text[start:]
 
 
 def numbers(text: str) -> set[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from clbp_chat.config import get_settings
 from clbp_chat.followup import standalone_question
 from clbp_chat.index import Index
+from clbp_chat.messages import messages
 from clbp_chat.not_covered import Topic, topics_for
 from clbp_chat.retrieve import named_docs
-from clbp_chat.text import normalize
+from clbp_chat.text import message_sentence_at, normalize, split_message
+from clbp_chat.tuning import tuning
 
 HERE = Path(__file__).parent
-# How close (difflib ratio) an unknown name must be to a word of a study's names to be taken as that
-# study misspelt: "petty" and "pettine" are 0.67, "noriega" and "amirdelfan" 0.35.
-SPELT_LIKE = 0.6
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,21 @@ class Vocabulary:
     topic_words: re.Pattern[str]
     asking_markers: re.Pattern[str]
     study_reference: re.Pattern[str]
+    whole_topic_words: re.Pattern[str]
+    question_opening: re.Pattern[str]
+    year_of: re.Pattern[str]
+
+
+# The keys of intents.yaml that are word patterns of their own, not intents.
+_NOT_INTENTS = (
+    "whole_topic_terms",
+    "topic_words",
+    "asking_markers",
+    "study_reference",
+    "whole_topic_words",
+    "question_opening",
+    "year_of",
+)
 
 
 @lru_cache(maxsize=1)
@@ -48,15 +64,14 @@ def vocabulary() -> Vocabulary:
     intents = yaml.safe_load((HERE / "intents.yaml").read_text(encoding="utf-8"))
     return Vocabulary(
         lay_terms=tuple((re.compile(row["lay"]), row["means"]) for row in lay),
-        intents={
-            k: re.compile(v, re.M)
-            for k, v in intents.items()
-            if k not in ("whole_topic_terms", "topic_words", "asking_markers", "study_reference")
-        },
+        intents={k: re.compile(v, re.M) for k, v in intents.items() if k not in _NOT_INTENTS},
         whole_topic_terms=intents["whole_topic_terms"],
         topic_words=re.compile(intents["topic_words"]),
         asking_markers=re.compile(intents["asking_markers"], re.I),
         study_reference=re.compile(intents["study_reference"], re.I),
+        whole_topic_words=re.compile(intents["whole_topic_words"], re.I),
+        question_opening=re.compile(intents["question_opening"]),
+        year_of=re.compile(intents["year_of"]),
     )
 
 
@@ -73,17 +88,15 @@ class Query:
     uncovered: list[Topic]
     whole_topic: bool
     vector: np.ndarray = field(repr=False)
+    # The message as written (no corpus terms added), matched against sections' listed questions.
+    question_vector: np.ndarray | None = field(default=None, repr=False)
     # What the question asks about (results, who took part...), from the learned aspect head.
     aspect: str | None = None
 
     @property
     def search_text(self) -> str:
-        """What keyword search and lexical scoring read: the words plus their corpus terms."""
-        return " ".join([self.topic_text, *self.expansions])
-
-    @property
-    def embed_text(self) -> str:
-        """What is embedded: the message as the treatment-level question, plus its corpus terms."""
+        """What is embedded, searched by keyword and scored lexically: the message as the
+        treatment-level question, plus its corpus terms."""
         return " ".join([self.topic_text, *self.expansions])
 
     @property
@@ -92,18 +105,10 @@ class Query:
         if not self.whole_topic:
             return self.text
         terms = vocabulary().whole_topic_terms
-        said, n = _PRONOUN.subn(terms, self.text, count=1)
+        said, n = vocabulary().whole_topic_words.subn(terms, self.text, count=1)
         return said if n else f"{self.text} ({terms})"
 
 
-_PRONOUN = re.compile(
-    r"\b(?:this stuff|this treatment|the treatment|the injections?|the shots?|the jabs?|it|this)\b",
-    re.I,
-)
-_QUESTION_SENTENCE = re.compile(
-    r"\?|^\s*(?:(?:and|so|but|ok|okay|also)\s+)*(?:what|how|why|when|where|which|who|is|are|was|were|"
-    r"do|does|did|can|could|will|would|has|have|tell me|any)\b"
-)
 _STUDY_NAME = re.compile(
     r"\b([a-z]{3,}|(?:19|20)\d\d)(?:s)? (?:trials?|stud(?:y|ies)|papers?|research)\b"
     r"|\b((?:19|20)\d\d) [a-z]+ (?:trials?|stud(?:y|ies)|papers?|research)\b"
@@ -118,8 +123,8 @@ def asked_part(text: str) -> str:
     turns = list(vocabulary().asking_markers.finditer(text))
     if turns and turns[-1].end() < len(text) - 5:
         text = text[turns[-1].start() :]
-    sentences = [s for s in re.split(r"(?<=[.!?\n])\s+", text) if s.strip()]
-    asked = [s for s in sentences if _QUESTION_SENTENCE.search(s)]
+    sentences = split_message(text)
+    asked = [s for s in sentences if vocabulary().question_opening.search(s)]
     return " ".join(asked) if len(sentences) > 1 and asked else text
 
 
@@ -152,13 +157,13 @@ def unknown_studies(low: str, index: Index) -> list[str]:
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_YEAR_OF = re.compile(r"\b(?:from|in|of|published in|done in)\s+$")
 
 
 def _with_year_names(text: str) -> str:
     """``text`` with "(<year> study)" after a year said of a study ("that 2017 trial", "the 2022
     marrow one", "the paper from 2015"), so the study's year alias names it."""
-    refer = vocabulary().study_reference
+    vocab = vocabulary()
+    refer = vocab.study_reference
     low = text.lower()
     out, last = [], 0
     for m in _YEAR.finditer(low):
@@ -167,7 +172,7 @@ def _with_year_names(text: str) -> str:
         said_of = (
             refer.match(after)
             or refer.match(" ".join(after.split()[1:]))
-            or (_YEAR_OF.search(before) and refer.search(" ".join(before.split()[-3:])))
+            or (vocab.year_of.search(before) and refer.search(" ".join(before.split()[-3:])))
         )
         if said_of:
             out += [text[last : m.end()], f" ({m.group()} study)"]
@@ -195,17 +200,11 @@ def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
     out = []
     for topic in topics:
         for m in topic.mention.finditer(low):
-            sentence = _sentence_around(low, m.start(), m.end())
+            sentence = message_sentence_at(low, m.start())[1]
             if topic.asks is None or topic.asks.search(sentence):
                 out.append(topic)
                 break
     return out
-
-
-def _sentence_around(text: str, start: int, end: int) -> str:
-    left = max(text.rfind(c, 0, start) for c in ".?!\n")
-    rights = [i for i in (text.find(c, end) for c in ".?!\n") if i != -1]
-    return text[left + 1 : min(rights) if rights else len(text)]
 
 
 def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
@@ -214,19 +213,33 @@ def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
     return bool(name) and re.search(rf"\b{re.escape(name)}\b", low) is not None
 
 
-def _other_studies(low: str, index: Index, described: str | None = None) -> list[Topic]:
+def _other_studies(
+    low: str, index: Index, texts: Mapping[str, object], described: str | None = None
+) -> list[Topic]:
     """A study the library does not hold, named in the message. A name spelt like the study the
     learned head read in the message ("the amir del fan trial", "the petty study") is that study
     misspelt, not another one."""
     names = [n for n in unknown_studies(low, index) if not _spelt_like(n, described, index)]
     if not names:
         return []
-    name = f"a study from {names[0]}" if names[0].isdigit() else f"the {names[0].title()} study"
-    says = (
-        f"Our library doesn't hold {name}: it has only the four studies "
-        "the clinic cites (Atluri, Kumar, Pettine and Amirdelfan)."
-    )
-    return [Topic("other_study", re.compile(re.escape(names[0])), None, says)]
+    first = names[0]
+    if first.isdigit():
+        study = str(texts["other_study_year"]).format(year=first)
+    else:
+        study = str(texts["other_study_name"]).format(name=first.title())
+    says = str(texts["other_study"]).format(study=study, studies=", ".join(_study_names(index)))
+    return [Topic("other_study", re.compile(re.escape(first)), None, says)]
+
+
+def _study_names(index: Index) -> list[str]:
+    """The names of the studies this build holds ("Atluri", from "the Atluri study"), in the
+    corpus's order: a clinic that adds a study is named with the others."""
+    short = index.manifest.get("short_names", {})
+    return [
+        (short.get(d) or d).removeprefix("the ").split(" ")[0]
+        for d, kind in index.manifest.get("doc_types", {}).items()
+        if kind == "study"
+    ]
 
 
 def _spelt_like(name: str, doc_id: str | None, index: Index) -> bool:
@@ -234,7 +247,9 @@ def _spelt_like(name: str, doc_id: str | None, index: Index) -> bool:
         return False
     words = {w for a in index.manifest.get("aliases", {}).get(doc_id, []) for w in a.split()}
     return any(
-        name in w or difflib.SequenceMatcher(None, name, w).ratio() >= SPELT_LIKE for w in words
+        name in w
+        or difflib.SequenceMatcher(None, name, w).ratio() >= tuning().understanding.spelt_like
+        for w in words
     )
 
 
@@ -259,18 +274,18 @@ def _without_aliases(low: str, focus: set[str], index: Index, by: str = " ") -> 
     return re.sub(r"\s+", " ", low).strip()
 
 
-def understand(question: str, history: list[dict[str, str]], index: Index, encode) -> Query:
-    """Build the :class:`Query` for a message that passed the safety gate."""
-    query = read_message(question, history, index)
-    query.vector = encode([query.embed_text])[0]
-    return query
-
-
 def read_message(
-    question: str, history: list[dict[str, str]], index: Index, described: str | None = None
+    question: str,
+    history: list[dict[str, str]],
+    index: Index,
+    described: str | None = None,
+    *,
+    texts: Mapping[str, object] | None = None,
 ) -> Query:
     """Everything of the :class:`Query` but its embedding (cheap: no model call). ``described``
-    is the study the learned study head read in the message, used when no name is found."""
+    is the study the learned study head read in the message, used when no name is found;
+    ``texts`` the engine's ``messages`` (default: the process's settings)."""
+    texts = texts if texts is not None else messages(get_settings())
     vocab = vocabulary()
     # "sf36" -> "sf-36": patients drop the hyphen the corpus writes.
     corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
@@ -298,7 +313,8 @@ def read_message(
         focus=focus,
         expansions=expansions,
         intents=intents,
-        uncovered=uncovered_topics(text, topics_for(index)) + _other_studies(low, index, described),
+        uncovered=uncovered_topics(text, topics_for(index))
+        + _other_studies(low, index, texts, described),
         whole_topic=whole_topic,
         vector=np.zeros(0, np.float32),
     )

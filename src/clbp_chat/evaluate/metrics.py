@@ -11,11 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from clbp_chat.text import numbers, tokenize
+from clbp_chat.messages import package_texts
+from clbp_chat.text import numbers, split_sentences, tokenize
 
 SUPPORT_OVERLAP = 0.8
 _MARKED = re.compile(r"([^\[\]]+?)((?:\s*\[\d+\])+)")
-_WRAPPER = re.compile(r"^(?:\*\*[^*]+\*\*\s*)?(?:The clinic's summary says:\s*)?[“\"]?|[”\"]$")
+# The composer's wrapper of a quoted sentence of the clinic's summary (messages.yaml summary_lead).
+_WRAPPER = re.compile(
+    r"^(?:\*\*[^*]+\*\*\s*)?(?:"
+    + re.escape(str(package_texts()["summary_lead"]))
+    + r"\s*)?[“\"]?|[”\"]$"
+)
 
 
 def hit_at_k(retrieved: Sequence[str], expected: Sequence[str], k: int) -> float:
@@ -42,9 +48,6 @@ def supports(sentence: str, passage: str) -> bool:
     return len(words & set(tokenize(passage))) / len(words) >= SUPPORT_OVERLAP
 
 
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"(])")
-
-
 def _split_runs(answer: str) -> tuple[list[tuple[str, list[int]]], list[str]]:
     """(cited sentences with their markers, uncited sentences).
 
@@ -55,12 +58,12 @@ def _split_runs(answer: str) -> tuple[list[tuple[str, list[int]]], list[str]]:
     uncited: list[str] = []
     last = 0
     for match in _MARKED.finditer(body):
-        parts = _SPLIT.split(match.group(1).strip())
+        parts = split_sentences(match.group(1)) or [""]
         uncited += parts[:-1]
-        cited.append((parts[-1].strip(), [int(n) for n in re.findall(r"\d+", match.group(2))]))
-        uncited += _SPLIT.split(body[last : match.start()])
+        cited.append((parts[-1], [int(n) for n in re.findall(r"\d+", match.group(2))]))
+        uncited += split_sentences(body[last : match.start()])
         last = match.end()
-    uncited += _SPLIT.split(body[last:])
+    uncited += split_sentences(body[last:])
     return cited, [u.strip() for u in uncited if re.search(r"[A-Za-z]{3}", u)]
 
 
@@ -141,7 +144,7 @@ def readability_grade(text: str) -> float | None:
     words = re.findall(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*", prose)
     if not words:
         return None
-    sentences = max(len(re.findall(r"[.!?]+(?:\s|$)", prose)), 1)
+    sentences = max(len(split_sentences(prose)), 1)
     total = sum(syllables(w) if w[0].isalpha() else 1 for w in words)
     return round(0.39 * len(words) / sentences + 11.8 * total / len(words) - 15.59, 2)
 
@@ -162,7 +165,7 @@ def smog_grade(text: str) -> float | None:
     words = re.findall(r"[A-Za-z]+(?:'[a-z]+)?", prose)
     if not words:
         return None
-    sentences = max(len(re.findall(r"[.!?]+(?:\s|$)", prose)), 1)
+    sentences = max(len(split_sentences(prose)), 1)
     poly = sum(syllables(w) >= 3 for w in words)
     return round(1.043 * (poly * 30 / sentences) ** 0.5 + 3.1291, 2)
 
@@ -170,7 +173,7 @@ def smog_grade(text: str) -> float | None:
 def longest_sentence_words(text: str) -> int:
     """Words in the answer's longest sentence (markers and markdown removed)."""
     prose = re.sub(r"\[\d+\]|\*\*|[“”\"]", "", text)
-    sentences = re.split(r"(?<=[.!?])\s+", prose)
+    sentences = split_sentences(prose)
     return max(
         (len(re.findall(r"[A-Za-z0-9]+(?:[.,'][A-Za-z0-9]+)*", s)) for s in sentences), default=0
     )
