@@ -10,7 +10,7 @@ import statistics
 
 from clbp_chat.answer import get_engine
 from clbp_chat.evaluate.dataset import load_sets
-from clbp_chat.evidence import select_sentences
+from clbp_chat.evidence import SentenceScorer, select_sentences
 from clbp_chat.retrieve import hybrid_search
 from clbp_chat.understand import understand
 
@@ -25,7 +25,7 @@ def best_score(engine, question: str) -> tuple[float, float]:
         index, query.search_text, query.vector, query.focus, engine.settings.retrieve_k
     )
     selection = select_sentences(
-        index, index.scorer, query, hits, min_evidence=0.0, max_sentences=1
+        index, SentenceScorer(index), query, hits, min_evidence=0.0, max_sentences=1
     )
     return selection.best, engine.settings.min_evidence
 

@@ -16,15 +16,19 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 
 from clbp_chat.corpus import STRENGTH_SECTION
-from clbp_chat.index import Index
-from clbp_chat.retrieve import ScoredChunk, question_match
+from clbp_chat.retrieve import question_match
 from clbp_chat.text import tokenize
-from clbp_chat.understand import Query
+
+if TYPE_CHECKING:
+    from clbp_chat.index import Index
+    from clbp_chat.retrieve import ScoredChunk
+    from clbp_chat.understand import Query
 
 DENSE_WEIGHT = 0.6
 SENTENCE_CANDIDATES = 12

@@ -12,15 +12,18 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 
 from clbp_chat.followup import standalone_question
-from clbp_chat.index import Index
+from clbp_chat.index import named_docs
 from clbp_chat.not_covered import Topic, topics_for
-from clbp_chat.retrieve import named_docs
 from clbp_chat.text import normalize
+
+if TYPE_CHECKING:
+    from clbp_chat.index import Index
 
 HERE = Path(__file__).parent
 # How close (difflib ratio) an unknown name must be to a word of a study's names to be taken as that
