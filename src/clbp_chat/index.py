@@ -24,7 +24,7 @@ from clbp_chat.errors import IndexMissing
 from clbp_chat.not_covered import MANIFEST_KEY as NOT_COVERED_KEY
 from clbp_chat.not_covered import read_clinic_topics
 from clbp_chat.records import Chunk
-from clbp_chat.spelling import Speller
+from clbp_chat.spelling import Speller, english_words
 from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, ServerStore, open_store
 from clbp_chat.text import split_statements, tokenize, words
 
@@ -57,6 +57,8 @@ class Index:
     name: str
     questions: list[tuple[int, str]] = field(default_factory=list)
     question_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Real English words the speller leaves alone (see spelling.english_words).
+    english: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.chunk_by_id: dict[str, Chunk] = {c.id: c for c in self.chunks}
@@ -64,15 +66,11 @@ class Index:
         self.sentence_rows: dict[int, list[int]] = {}
         for row, (chunk_pos, _) in enumerate(self.sentences):
             self.sentence_rows.setdefault(chunk_pos, []).append(row)
-        self.speller = Speller(self.manifest.get("vocabulary", []))
+        self.speller = Speller(self.manifest.get("vocabulary", []), self.english)
         self.section_rows: dict[tuple[str, str], list[int]] = {}
         for pos, chunk in enumerate(self.chunks):
             key = (chunk.doc_id, chunk.section)
             self.section_rows.setdefault(key, []).extend(self.sentence_rows.get(pos, []))
-
-    def use_english(self, english: frozenset[str]) -> None:
-        """Spare these real words from spelling correction (see spelling.english_words)."""
-        self.speller = Speller(self.manifest.get("vocabulary", []), english)
 
 
 def named_docs(question: str, index: Index) -> set[str]:
@@ -226,7 +224,9 @@ def open_index(settings: Settings) -> Index:
     store, name = _live_build(settings)
     data = _read_build(store, name, settings)
     collection = _open_collection(store, name, data)
-    index = Index(
+    from clbp_chat.embeddings import resolve_model_path
+
+    return Index(
         data.manifest,
         data.chunks,
         data.sentences,
@@ -236,12 +236,8 @@ def open_index(settings: Settings) -> Index:
         name,
         data.questions,
         data.question_vectors,
+        english_words(resolve_model_path(settings.embedding_model)),
     )
-    from clbp_chat.embeddings import resolve_model_path
-    from clbp_chat.spelling import english_words
-
-    index.use_english(english_words(resolve_model_path(settings.embedding_model)))
-    return index
 
 
 def _live_build(settings: Settings) -> tuple[LocalStore | ServerStore, str]:
