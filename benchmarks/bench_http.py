@@ -117,7 +117,7 @@ def in_process(texts: list[str]) -> dict:
 
     engine = Engine()
     engine.warm_up()
-    store = engine.index.vectorstore
+    collection = engine.index.collection
     tutorial = TorchSentenceModel(resolve_model_path(engine.settings.embedding_model))
     tutorial.encode(["warm up"])
 
@@ -130,7 +130,12 @@ def in_process(texts: list[str]) -> dict:
         return statistics.median(times)
 
     def retrieval(encode):
-        return lambda q: store.similarity_search_by_vector(encode([q])[0].tolist(), k=4)
+        """The tutorial's top-4 similarity search: the passages' texts and metadata by vector."""
+        return lambda q: collection.query(
+            query_embeddings=encode([q])[:1],
+            n_results=4,
+            include=["documents", "metadatas", "distances"],
+        )
 
     first = median_ms(engine.answer)
     repeat = median_ms(engine.answer)

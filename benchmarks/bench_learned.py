@@ -59,7 +59,7 @@ def route_table(messages, fitted) -> None:
 def study_table(messages, fitted, engine) -> None:
     """Questions about one study that no alias names: how many the study head names, how right."""
     from clbp_chat.evidence import study_docs
-    from clbp_chat.retrieve import named_docs
+    from clbp_chat.index import named_docs
 
     docs = study_docs()
     unnamed = [

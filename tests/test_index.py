@@ -9,7 +9,13 @@ import pytest
 import clbp_chat.store as store_module
 from clbp_chat.config import Settings
 from clbp_chat.errors import CorpusError, IndexMissing
-from clbp_chat.index import build_index, current_build, open_index, read_manifest
+from clbp_chat.index import build_index, live_manifest, open_index
+from clbp_chat.store import LocalStore
+
+
+def live_folder(settings: Settings):
+    """The live local build's folder."""
+    return settings.index_dir / "builds" / LocalStore(settings).current()
 
 
 @pytest.fixture
@@ -28,16 +34,16 @@ def test_second_ingest_changes_nothing(own_index):
 
 
 def test_rebuild_forces_a_new_build_and_keeps_one_previous(own_index):
-    before = current_build(own_index.index_dir)
+    before = live_folder(own_index)
     report = build_index(own_index, force=True, progress=False)
-    assert report.built and report.chunk_count == read_manifest(own_index.index_dir)["chunk_count"]
-    assert current_build(own_index.index_dir) != before
+    assert report.built and report.chunk_count == live_manifest(own_index)["chunk_count"]
+    assert live_folder(own_index) != before
     assert before.is_dir()
     open_index(own_index)
 
 
 def test_manifest_records_hash_model_count_and_time(own_index):
-    manifest = read_manifest(own_index.index_dir)
+    manifest = live_manifest(own_index)
     assert len(manifest["corpus_hash"]) == 64
     assert manifest["model"] == "bundled"
     assert manifest["chunk_count"] > 50
@@ -81,7 +87,7 @@ def test_missing_index_says_to_run_ingest(tmp_path):
 
 
 def test_damaged_index_says_to_rebuild(own_index):
-    (current_build(own_index.index_dir) / "chunks.json").write_text("{not json")
+    (live_folder(own_index) / "chunks.json").write_text("{not json")
     with pytest.raises(IndexMissing, match="damaged.*--rebuild"):
         open_index(own_index)
 

@@ -190,7 +190,7 @@ def test_the_report_lists_an_item_with_zero_fact_recall_and_its_reasons(tmp_path
 
 def test_the_study_head_names_described_studies_rightly_on_unseen_writers(engine, held_out):
     from clbp_chat.evidence import study_docs
-    from clbp_chat.retrieve import named_docs
+    from clbp_chat.index import named_docs
 
     fitted, messages = held_out
     docs = study_docs()

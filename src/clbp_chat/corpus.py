@@ -16,7 +16,7 @@ from pathlib import Path
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from clbp_chat.errors import CorpusError
-from clbp_chat.front_matter import parse_front_matter
+from clbp_chat.front_matter import FrontMatter, parse_front_matter
 from clbp_chat.records import Chunk
 
 REQUIRED_FIELDS = ("id", "type", "title", "short_name")
@@ -65,6 +65,30 @@ def parse_document(path: Path) -> Document:
     name = path.name
     front = parse_front_matter(path)
     meta = front.meta
+    doc_type = _check_fields(name, front)
+    aliases = _aliases(name, meta.get("aliases") or [], front.line("aliases"))
+    questions = _questions(name, meta.get("questions"), front.line("questions"))
+    _check_body(name, front, doc_type, questions)
+    return Document(
+        id=str(meta["id"]),
+        type=doc_type,
+        title=str(meta["title"]).strip(),
+        short_name=str(meta["short_name"]).strip(),
+        body=front.body,
+        path=path,
+        source=(str(meta["source"]).strip() if meta.get("source") else None),
+        aliases=tuple(str(a).lower() for a in aliases),
+        meta=meta,
+        questions=questions,
+        answer_until=(str(meta["answer_until"]) if meta.get("answer_until") else None),
+        id_line=front.line("id"),
+    )
+
+
+def _check_fields(name: str, front: FrontMatter) -> str:
+    """The required fields are there, the id well formed and the one-line fields text; returns
+    the document's type."""
+    meta = front.meta
     doc_type = meta.get("type")
     required = REQUIRED_FIELDS + (STUDY_FIELDS if doc_type == "study" else ())
     for key in required:
@@ -79,33 +103,40 @@ def parse_document(path: Path) -> Document:
             f"{name}: field 'type' (line {front.line('type')}) must be one of "
             f"{', '.join(DOC_TYPES)}"
         )
-    doc_id = str(meta["id"])
-    _check_id(name, doc_id, doc_type, front.line("id"))
+    _check_id(name, str(meta["id"]), doc_type, front.line("id"))
     for key in ("title", "short_name", "source", "answer_until"):
         if key in meta and meta[key] is not None and not isinstance(meta[key], str | int | float):
             raise CorpusError(
                 f"{name}: field '{key}' must be text (line {front.line(key)}), on one line "
                 f"after '{key}:'"
             )
-    aliases = meta.get("aliases") or []
+    return doc_type
+
+
+def _aliases(name: str, aliases: object, line: int) -> list:
+    """The names a question may use for the document: a list, and not a pasted one."""
     if not isinstance(aliases, list) or not all(isinstance(a, str | int) for a in aliases):
         raise CorpusError(
-            f"{name}: field 'aliases' (line {front.line('aliases')}) must be a list of names, "
+            f"{name}: field 'aliases' (line {line}) must be a list of names, "
             "like [pettine, pettine 2015]"
         )
     if len(aliases) > MAX_ALIASES:
         raise CorpusError(
-            f"{name}: field 'aliases' (line {front.line('aliases')}) has {len(aliases)} names; "
-            f"at most {MAX_ALIASES}"
+            f"{name}: field 'aliases' (line {line}) has {len(aliases)} names; at most {MAX_ALIASES}"
         )
-    questions = _questions(name, meta.get("questions"), front.line("questions"))
-    body = front.body
-    if not body:
+    return aliases
+
+
+def _check_body(
+    name: str, front: FrontMatter, doc_type: str, questions: dict[str, tuple[str, ...]]
+) -> None:
+    """The document has text, a study its strength section, and listed questions real sections."""
+    if not front.body:
         raise CorpusError(
             f"{name}: the document has no text after the front matter (which ends on line "
             f"{front.last_line}); write its sections below that line"
         )
-    headings = {h for h, _ in _split_sections(body)}
+    headings = {h for h, _ in _split_sections(front.body)}
     if doc_type == "study" and STRENGTH_SECTION not in headings:
         raise CorpusError(f"{name}: a study needs a '## {STRENGTH_SECTION}' section")
     unknown = sorted(set(questions) - headings)
@@ -115,20 +146,6 @@ def parse_document(path: Path) -> Document:
             f"{name}: 'questions' names sections the document lacks: {unknown[0]!r} (line "
             f"{line}); use a '## ' heading of the document, spelt the same"
         )
-    return Document(
-        id=doc_id,
-        type=doc_type,
-        title=str(meta["title"]).strip(),
-        short_name=str(meta["short_name"]).strip(),
-        body=body,
-        path=path,
-        source=(str(meta["source"]).strip() if meta.get("source") else None),
-        aliases=tuple(str(a).lower() for a in aliases),
-        meta=meta,
-        questions=questions,
-        answer_until=(str(meta["answer_until"]) if meta.get("answer_until") else None),
-        id_line=front.line("id"),
-    )
 
 
 def _check_id(name: str, doc_id: str, doc_type: str, line: int) -> None:
@@ -261,7 +278,6 @@ def split_document(doc: Document, chunk_size: int) -> list[Chunk]:
                     section=heading,
                     body=piece.strip(),
                     source=doc.source,
-                    order=len(chunks),
                     doc_type=doc.type,
                 )
             )

@@ -16,16 +16,19 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 
 from clbp_chat.corpus import STRENGTH_SECTION
-from clbp_chat.index import Index
-from clbp_chat.retrieve import ScoredChunk
 from clbp_chat.text import tokenize
 from clbp_chat.tuning import tuning
-from clbp_chat.understand import Query
+
+if TYPE_CHECKING:
+    from clbp_chat.index import Index
+    from clbp_chat.retrieve import ScoredChunk
+    from clbp_chat.understand import Query
 
 _HOW_MANY = re.compile(r"\bhow many (?:\w+ ){0,2}?(\w+)")
 ASPECTS_FILE = Path(__file__).with_name("aspects.yaml")

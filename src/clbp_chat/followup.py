@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from clbp_chat.index import Index
-from clbp_chat.retrieve import named_docs
+from clbp_chat.index import named_docs
 from clbp_chat.text import tokenize
+
+if TYPE_CHECKING:
+    from clbp_chat.index import Index
 
 _REFERENCE = re.compile(
     r"\b(?:that|this|the same|the) (?:study|trial|paper|one|research)\b|\b(?:it|its|they|them|their|those|these|there)\b",

@@ -13,8 +13,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,11 +23,12 @@ from clbp_chat.errors import IndexMissing
 from clbp_chat.not_covered import MANIFEST_KEY as NOT_COVERED_KEY
 from clbp_chat.not_covered import read_clinic_topics
 from clbp_chat.records import Chunk
-from clbp_chat.spelling import Speller
-from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, open_store
+from clbp_chat.spelling import Speller, english_for
+from clbp_chat.store import COLLECTION_PREFIX, BuildData, LocalStore, ServerStore, open_store
 from clbp_chat.text import name_form, split_statements, tokenize, words
 
-FORMAT_VERSION = 6
+# 7: chunks no longer carry their position in the document (it was never read).
+FORMAT_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class Index:
     sentences: list[tuple[int, str]]
     sentence_vectors: np.ndarray
     bm25: Any
-    vectorstore: Any
+    collection: Any  # the build's chromadb Collection: dense search by the message's vector
     name: str
     questions: list[tuple[int, str]] = field(default_factory=list)
     question_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
@@ -72,17 +71,12 @@ class Index:
             key = (chunk.doc_id, chunk.section)
             self.section_rows.setdefault(key, []).extend(self.sentence_rows.get(pos, []))
 
-    @property
-    def collection(self):
-        """The build's Chroma collection, for queries LangChain's wrapper makes slower."""
-        return self.vectorstore._collection
 
-    @cached_property
-    def scorer(self):
-        """Sentence scoring for this build (its IDF belongs to this build's units)."""
-        from clbp_chat.evidence import SentenceScorer
-
-        return SentenceScorer(self)
+def named_docs(question: str, index: Index) -> set[str]:
+    """Ids of the documents a question names by an alias ('pettine', 'the kumar study', ...)."""
+    text = f" {name_form(question)} "
+    aliases = index.manifest.get("aliases", {})
+    return {doc_id for doc_id, names in aliases.items() if any(f" {a} " in text for a in names)}
 
 
 def _expected(settings: Settings) -> dict[str, Any]:
@@ -92,19 +86,6 @@ def _expected(settings: Settings) -> dict[str, Any]:
         "model": settings.embedding_model,
         "chunk_size": settings.chunk_size,
     }
-
-
-def current_build(index_dir: Path) -> Path | None:
-    """The live local build folder, or None when there is none."""
-    name = LocalStore(Settings(index_dir=index_dir)).current()
-    return index_dir / "builds" / name if name else None
-
-
-def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    """The live local build's manifest, or None when missing or unreadable."""
-    store = LocalStore(Settings(index_dir=index_dir))
-    name = store.current()
-    return store.manifest(name) if name else None
 
 
 def live_manifest(settings: Settings) -> dict[str, Any] | None:
@@ -204,10 +185,8 @@ def build_index(settings: Settings, *, force: bool = False, progress: bool = Tru
         NOT_COVERED_KEY: clinic_topics,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    data = BuildData(
-        manifest, chunks, chunk_vectors, sentences, sentence_vectors, questions, question_vectors
-    )
-    store.write(name, data)
+    data = BuildData(manifest, chunks, sentences, sentence_vectors, questions, question_vectors)
+    store.write(name, data, chunk_vectors)
     store.publish(name)
     return BuildReport(
         True, len(chunks), len(sentences), name, time.perf_counter() - start, manifest
@@ -241,6 +220,25 @@ def _bm25(chunks: list[Chunk]):
 
 def open_index(settings: Settings) -> Index:
     """Load the live build; :class:`IndexMissing` with the command to run when there is none."""
+    store, name = _live_build(settings)
+    data = _read_build(store, name, settings)
+    collection = _open_collection(store, name, data)
+    return Index(
+        data.manifest,
+        data.chunks,
+        data.sentences,
+        data.sentence_vectors,
+        _bm25(data.chunks),
+        collection,
+        name,
+        data.questions,
+        data.question_vectors,
+        english_for(settings.embedding_model),
+    )
+
+
+def _live_build(settings: Settings) -> tuple[LocalStore | ServerStore, str]:
+    """The store and the name of its live build."""
     try:
         store = open_store(settings)
         name = store.current()
@@ -255,6 +253,11 @@ def open_index(settings: Settings) -> Index:
             f"no index at {where or settings.index_dir}: run `clbp-chat ingest` "
             "(or `make ingest`) first"
         )
+    return store, name
+
+
+def _read_build(store: LocalStore | ServerStore, name: str, settings: Settings) -> BuildData:
+    """The build's content, checked whole and against the model the settings name."""
     try:
         data = store.read(name)
         if len(data.chunks) != data.manifest["chunk_count"] or len(data.sentence_vectors) != len(
@@ -273,19 +276,14 @@ def open_index(settings: Settings) -> Index:
             f"the index was built with model '{data.manifest.get('model')}' but "
             f"CLBP_EMBEDDING_MODEL is '{settings.embedding_model}': run `clbp-chat ingest --rebuild`"
         )
-    from clbp_chat.embeddings import embeddings_for
-    from clbp_chat.spelling import english_for
+    return data
 
+
+def _open_collection(store: LocalStore | ServerStore, name: str, data: BuildData):
+    """The build's Chroma collection, holding every chunk of the manifest."""
     try:
-        from langchain_chroma import Chroma
-
-        vectorstore = Chroma(
-            collection_name=data.manifest["collection"],
-            embedding_function=embeddings_for(settings),
-            client=store.client(name),
-            create_collection_if_not_exists=False,
-        )
-        count = vectorstore._collection.count()
+        collection = store.client(name).get_collection(data.manifest["collection"])
+        count = collection.count()
     except Exception as exc:  # noqa: BLE001
         raise IndexMissing(
             f"cannot open the Chroma collection ({exc}): run `clbp-chat ingest --rebuild`"
@@ -295,15 +293,4 @@ def open_index(settings: Settings) -> Index:
             f"the Chroma collection has {count} chunks, the manifest {len(data.chunks)}: "
             "run `clbp-chat ingest --rebuild`"
         )
-    return Index(
-        data.manifest,
-        data.chunks,
-        data.sentences,
-        data.sentence_vectors,
-        _bm25(data.chunks),
-        vectorstore,
-        name,
-        data.questions,
-        data.question_vectors,
-        english_for(settings.embedding_model),
-    )
+    return collection

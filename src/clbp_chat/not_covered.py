@@ -89,10 +89,9 @@ def _check_topic(name: str, topic: str, spec: object, line: int) -> None:
             close = difflib.get_close_matches(str(key), FIELDS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "a topic has mention, asks and says"
             raise CorpusError(f"{where} has an unknown field '{key}'; {hint}")
-    needed = [] if topic in known else ["mention", "says"]
-    for key in needed:
-        if key not in spec:
-            raise CorpusError(f"{where} is new, so it needs '{key}'")
+    missing = [] if topic in known else [k for k in ("mention", "says") if k not in spec]
+    if missing:
+        raise CorpusError(f"{where} is new, so it needs '{missing[0]}'")
     for key in FIELDS:
         if key in spec and not (isinstance(spec[key], str) and spec[key].strip()):
             raise CorpusError(f"{where}: '{key}' must be text")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from clbp_chat.extras import EXTRAS, install_hint
+
 _MODULE = "sentence_transformers.models."
 _SUPPORTED = {f"{_MODULE}Transformer", f"{_MODULE}Pooling", f"{_MODULE}Normalize"}
 _OPSET = 17
@@ -84,7 +86,8 @@ def export(model_path: Path, target: Path) -> None:
         import torch
         from transformers import AutoModel
     except ImportError as exc:
-        raise OnnxUnsupported(f"exporting needs {exc.name}") from None
+        hint = f" ({install_hint(exc.name)})" if exc.name in EXTRAS else ""
+        raise OnnxUnsupported(f"exporting needs {exc.name}{hint}") from None
 
     class _Transformer(torch.nn.Module):
         def __init__(self, model) -> None:

@@ -19,7 +19,6 @@ class Chunk:
     section: str
     body: str
     source: str | None
-    order: int
     doc_type: str = "study"
 
     @property

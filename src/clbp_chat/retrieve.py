@@ -5,23 +5,28 @@ small embedding model blurs (study names, "CFU-F", "ODI"). Reciprocal rank fusio
 calibration between them; a third ranking matches the message to the patient questions each
 section lists. When a question names a study, only that study's passages (plus the
 comparison and the glossary) stay in the running, so "the Pettine study" is never answered from Kumar.
+
+The engine calls :func:`hybrid_search` with the message's one embedding and the studies it names
+(both from the ``Query``); Chroma is queried through its own client, by vector. No LangChain
+retriever sits in between: ``BaseRetriever.invoke`` takes a string alone, so it would embed the
+message a second time and lose what understanding found.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
-from clbp_chat.config import Settings
-from clbp_chat.index import Index
-from clbp_chat.records import Chunk
-from clbp_chat.text import name_form, tokenize
+from clbp_chat.text import tokenize
 from clbp_chat.tuning import tuning
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from clbp_chat.index import Index
+    from clbp_chat.records import Chunk
 
 SHARED_DOC_TYPES = ("comparison", "glossary")
 
@@ -34,13 +39,6 @@ class ScoredChunk:
     score: float
     dense: float
     keyword: float
-
-
-def named_docs(question: str, index: Index) -> set[str]:
-    """Ids of the documents a question names by an alias ('pettine', 'the kumar study', ...)."""
-    text = f" {name_form(question)} "
-    aliases = index.manifest.get("aliases", {})
-    return {doc_id for doc_id, names in aliases.items() if any(f" {a} " in text for a in names)}
 
 
 def question_match(index: Index, vector: np.ndarray) -> dict[int, float]:
@@ -111,48 +109,3 @@ def hybrid_search(
         }
     best = sorted(fused, key=fused.get, reverse=True)[:k]
     return [ScoredChunk(by_id[c], fused[c], dense.get(c, 0.0), keyword.get(c, 0.0)) for c in best]
-
-
-class HybridRetriever(BaseRetriever):
-    """A LangChain retriever over a clbp-chat :class:`Index`.
-
-    Example::
-
-        from clbp_chat.config import get_settings
-        from clbp_chat.index import open_index
-        retriever = HybridRetriever(index=open_index(get_settings()), k=4)
-        docs = retriever.invoke("Was there a placebo group?")
-        docs[0].metadata["doc_id"], docs[0].metadata["score"]
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    index: Index
-    k: int = 6
-    rrf_k: int = Settings.model_fields["rrf_k"].default
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        return [
-            Document(
-                id=hit.chunk.id,
-                page_content=hit.chunk.body,
-                metadata={
-                    "doc_id": hit.chunk.doc_id,
-                    "title": hit.chunk.title,
-                    "section": hit.chunk.section,
-                    "source": hit.chunk.source,
-                    "score": hit.score,
-                    "dense": hit.dense,
-                    "keyword": hit.keyword,
-                },
-            )
-            for hit in hybrid_search(
-                self.index,
-                query,
-                np.asarray(self.index.vectorstore.embeddings.embed_query(query), np.float32),
-                named_docs(query, self.index),
-                self.k,
-                self.rrf_k,
-            )
-        ]

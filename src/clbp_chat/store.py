@@ -34,11 +34,11 @@ _NO_VECTOR = [1.0]
 
 @dataclass
 class BuildData:
-    """One build's content, as written and as read back."""
+    """One build's content, as written and as read back (the chunks' vectors live in Chroma
+    alone: dense search is Chroma's, so a process never reads them back)."""
 
     manifest: dict[str, Any]
     chunks: list[Chunk]
-    chunk_vectors: np.ndarray
     sentences: list[tuple[int, str]]
     sentence_vectors: np.ndarray
     questions: list[tuple[int, str]]
@@ -57,19 +57,18 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "title": chunk.title,
         "section": chunk.section,
         "source": chunk.source or "",
-        "order": chunk.order,
         "doc_type": chunk.doc_type,
     }
 
 
-def _add_chunks(client, name: str, data: BuildData) -> None:
+def _add_chunks(client, name: str, data: BuildData, chunk_vectors: np.ndarray) -> None:
     collection = client.get_or_create_collection(
         f"{COLLECTION_PREFIX}-{name.lower()}", metadata={"hnsw:space": "cosine"}
     )
     collection.add(
         ids=[c.id for c in data.chunks],
         documents=[c.text for c in data.chunks],
-        embeddings=data.chunk_vectors.tolist(),
+        embeddings=chunk_vectors.tolist(),
         metadatas=[_chunk_metadata(c) for c in data.chunks],
     )
 
@@ -104,7 +103,7 @@ class LocalStore:
             path=str(self.builds / name / "chroma"), settings=chroma_settings()
         )
 
-    def write(self, name: str, data: BuildData) -> None:
+    def write(self, name: str, data: BuildData, chunk_vectors: np.ndarray) -> None:
         """Write into a hidden folder, then rename: a crash leaves no half build behind."""
         tmp = self.builds / f".tmp-{name}"
         tmp.mkdir(parents=True)
@@ -112,7 +111,7 @@ class LocalStore:
             import chromadb
 
             client = chromadb.PersistentClient(path=str(tmp / "chroma"), settings=chroma_settings())
-            _add_chunks(client, name, data)
+            _add_chunks(client, name, data, chunk_vectors)
             del client
             _write_arrays(tmp, data)
             (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2))
@@ -143,7 +142,6 @@ class LocalStore:
         return BuildData(
             manifest,
             chunks,
-            np.zeros((0, 0), np.float32),
             sentences,
             np.load(folder / "sentences.npy"),
             questions,
@@ -186,10 +184,10 @@ class ServerStore:
         got = self._meta().get(ids=[f"manifest:{name}"], include=["documents"])
         return json.loads(got["documents"][0]) if got["ids"] else None
 
-    def write(self, name: str, data: BuildData) -> None:
+    def write(self, name: str, data: BuildData, chunk_vectors: np.ndarray) -> None:
         """Collections first, the manifest last: a build without a manifest is never read."""
         try:
-            _add_chunks(self._client, name, data)
+            _add_chunks(self._client, name, data, chunk_vectors)
             self._vectors(name, "sentences").add(
                 ids=[f"s{i}" for i in range(len(data.sentences))],
                 documents=[s for _, s in data.sentences],
@@ -244,7 +242,6 @@ class ServerStore:
         return BuildData(
             record,
             chunks,
-            np.zeros((0, 0), np.float32),
             sentences,
             sentence_vectors,
             questions,

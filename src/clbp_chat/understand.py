@@ -13,18 +13,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 
 from clbp_chat.config import get_settings
 from clbp_chat.followup import standalone_question
-from clbp_chat.index import Index
+from clbp_chat.index import named_docs
 from clbp_chat.messages import messages
 from clbp_chat.not_covered import Topic, topics_for
-from clbp_chat.retrieve import named_docs
 from clbp_chat.text import message_sentence_at, normalize, split_message
 from clbp_chat.tuning import tuning
+
+if TYPE_CHECKING:
+    from clbp_chat.index import Index
 
 HERE = Path(__file__).parent
 

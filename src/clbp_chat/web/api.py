@@ -160,6 +160,7 @@ def record_feedback(
 
 
 def build_router(state: EngineState) -> APIRouter:
+    """The API's routes over one engine state; each handler is a function below."""
     router = APIRouter()
     manifest = live_manifest(state.settings) or {}
     AskRequest, FeedbackRequest = request_models(
@@ -168,60 +169,15 @@ def build_router(state: EngineState) -> APIRouter:
 
     @router.get("/healthz")
     def healthz() -> JSONResponse:
-        if state.ready and state.healthy():
-            manifest = state.engine.index.manifest
-            body = {"status": "ok", "chunks": manifest["chunk_count"], "build": state.build_name}
-            if state.faults:
-                body["faults"] = state.faults
-            return JSONResponse(body)
-        detail = state.error or "loading the index"
-        return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
+        return health(state)
 
     @router.post("/api/ask", responses=ERRORS)
     async def ask(body: AskRequest, request: Request) -> dict:  # type: ignore[valid-type]
-        history = [m.model_dump() for m in body.history]
-        texts = messages(state.settings)
-        try:
-            # Triage (the gate) in its own small pool of threads: a warning sign never queues
-            # behind library work waiting on a slow store, nor behind the rate limit.
-            triaged = await state.triage(body.question, history)
-            if triaged.reply is not None:
-                result = triaged.reply
-            elif not state.limiter.allow(client_of(state.settings, request)):
-                return JSONResponse(
-                    {"error": TOO_MANY},
-                    status_code=429,
-                    headers={"retry-after": str(int(WINDOW_SECONDS))},
-                )
-            elif not state.ready:
-                return JSONResponse({"error": str(texts["unavailable"])}, status_code=503)
-            else:
-                result = await run_in_threadpool(state.engine.from_library, triaged)
-        except InvalidQuestion as exc:
-            return JSONResponse({"error": str(exc)}, status_code=422)
-        except Exception as exc:  # noqa: BLE001 - a patient gets one friendly line, never a 500
-            if isinstance(exc, ClbpError):
-                state.error = str(exc)  # the operator's fix, for /healthz
-            print(summary(exc), file=sys.stderr)
-            return JSONResponse({"error": str(texts["unavailable"])}, status_code=503)
-        state.issued(result.answer_id)
-        return result.to_json()
+        return await ask_library(state, body.question, body.history, request)
 
     @router.post("/api/feedback", status_code=204, responses=ERRORS)
     def feedback(body: FeedbackRequest) -> None:  # type: ignore[valid-type]
-        known = set(state.engine.index.manifest.get("documents", {})) if state.ready else set()
-        unknown = [d for d in body.doc_ids if d not in known]
-        if unknown:
-            return JSONResponse({"error": "doc_ids: unknown document id"}, status_code=422)
-        if not state.was_issued(body.answer_id):
-            return JSONResponse(
-                {"error": "answer_id: no answer with this id was given here"}, status_code=404
-            )
-        try:
-            record_feedback(state, body.rating, body.outcome, body.doc_ids, body.answer_id)
-        except OSError as exc:
-            print(f"clbp-chat: feedback not saved ({exc.strerror})", file=sys.stderr)
-            return JSONResponse({"error": "the rating could not be saved"}, status_code=503)
+        return rate_answer(state, body)
 
     for path, allowed in (("/api/ask", "POST"), ("/api/feedback", "POST"), ("/healthz", "GET")):
         wrong = (
@@ -233,5 +189,65 @@ def build_router(state: EngineState) -> APIRouter:
             methods=wrong,
             include_in_schema=False,
         )
-
     return router
+
+
+def health(state: EngineState) -> JSONResponse:
+    """200 with the build served once the index is loaded and readable; 503 otherwise."""
+    if state.ready and state.healthy():
+        manifest = state.engine.index.manifest
+        body = {"status": "ok", "chunks": manifest["chunk_count"], "build": state.build_name}
+        if state.faults:
+            body["faults"] = state.faults
+        return JSONResponse(body)
+    detail = state.error or "loading the index"
+    return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
+
+
+async def ask_library(
+    state: EngineState, question: str, history: list[HistoryMessage], request: Request
+) -> dict | JSONResponse:
+    """The ``ask --json`` object, or one sentence with the status that says why not."""
+    texts = messages(state.settings)
+    try:
+        # Triage (the gate) in its own small pool of threads: a warning sign never queues
+        # behind library work waiting on a slow store, nor behind the rate limit.
+        triaged = await state.triage(question, [m.model_dump() for m in history])
+        if triaged.reply is not None:
+            result = triaged.reply
+        elif not state.limiter.allow(client_of(state.settings, request)):
+            return JSONResponse(
+                {"error": TOO_MANY},
+                status_code=429,
+                headers={"retry-after": str(int(WINDOW_SECONDS))},
+            )
+        elif not state.ready:
+            return JSONResponse({"error": str(texts["unavailable"])}, status_code=503)
+        else:
+            result = await run_in_threadpool(state.engine.from_library, triaged)
+    except InvalidQuestion as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    except Exception as exc:  # noqa: BLE001 - a patient gets one friendly line, never a 500
+        if isinstance(exc, ClbpError):
+            state.error = str(exc)  # the operator's fix, for /healthz
+        print(summary(exc), file=sys.stderr)
+        return JSONResponse({"error": str(texts["unavailable"])}, status_code=503)
+    state.issued(result.answer_id)
+    return result.to_json()
+
+
+def rate_answer(state: EngineState, body: BaseModel) -> JSONResponse | None:
+    """Store a rating of an answer this server gave (None: 204), or say why not."""
+    known = set(state.engine.index.manifest.get("documents", {})) if state.ready else set()
+    if any(d not in known for d in body.doc_ids):
+        return JSONResponse({"error": "doc_ids: unknown document id"}, status_code=422)
+    if not state.was_issued(body.answer_id):
+        return JSONResponse(
+            {"error": "answer_id: no answer with this id was given here"}, status_code=404
+        )
+    try:
+        record_feedback(state, body.rating, body.outcome, body.doc_ids, body.answer_id)
+    except OSError as exc:
+        print(f"clbp-chat: feedback not saved ({exc.strerror})", file=sys.stderr)
+        return JSONResponse({"error": "the rating could not be saved"}, status_code=503)
+    return None

@@ -36,7 +36,6 @@ from clbp_chat.web.api import (  # noqa: E402
 from clbp_chat.web.pages import build_pages, error_page  # noqa: E402
 from clbp_chat.web.security import (  # noqa: E402
     GuardMiddleware,
-    RateLimiter,
     content_security_policy,
     withhold_exception_details,
 )
@@ -55,7 +54,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     from clbp_chat.web.ui import CSS_PATH, HEAD, THEME, build_ui
 
     state = EngineState(settings, engine)
-    state.limiter = RateLimiter(settings.rate_limit)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
