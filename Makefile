@@ -38,11 +38,13 @@ browser:
 	    echo "chromium is missing: run 'sudo apt-get install chromium' (Debian), then make test again"; exit 1; \
 	  fi; }
 
+# Everything, the browser and the slow tier included (see "Tests" in the README for the tiers).
 test: ingest browser
 	$(BIN)/python -m pytest
 
+# The core behaviours in under a minute: no browser, no index builds, no sweeps, no retraining.
 test-fast: ingest
-	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest -m "not slow and not browser" --reuse-index
 
 # Runs the full question set and fails when a threshold in evals/thresholds.yaml is missed.
 # Then, where ../shared/dev exists, the patient-message dev set with its own bounds.

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,16 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import (  # noqa: E402
+    answers_200,
+    damage_live_build,
+    free_port,
+    health,
+    running_server,
+)
+
 BIN = Path(sys.executable).parent
 REQUESTS = int(os.environ.get("BENCH_FAULT_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_FAULT_CONCURRENCY", "64"))
@@ -35,35 +44,6 @@ EMERGENCY = (
     "since this morning I can't feel my bottom and I've wet myself, is the pettine study good"
 )
 ORDINARY = ["How many people were in the Pettine study?", "is it safe", "what does ODI mean"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(base: str) -> bool:
-    try:
-        return urllib.request.urlopen(f"{base}/healthz", timeout=2).status == 200
-    except (OSError, urllib.error.HTTPError):
-        return False
-
-
-def serve(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "clbp-chat"), "serve", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, "CLBP_RATE_LIMIT": "0", **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline and not healthy(base):
-        time.sleep(0.2)
-    return proc, base
 
 
 def ask(base: str, question: str) -> tuple[int, float]:
@@ -126,38 +106,31 @@ def local_faults(work: Path) -> None:
         check=True,
         capture_output=True,
     )
-    proc, base = serve(env)
-    row("healthy server (peer)", load(base))
-    proc.terminate()
-    proc.wait()
+    with running_server(env, cwd=ROOT) as base:
+        row("healthy server (peer)", load(base))
 
     log_dir = work / "log"
     (log_dir / "questions.jsonl").mkdir(parents=True)
-    proc, base = serve({**env, "CLBP_LOG_QUESTIONS": "true", "CLBP_DATA_DIR": str(log_dir)})
-    figures = load(base)
-    figures["healthz_names_it"] = (
-        "question log" in urllib.request.urlopen(f"{base}/healthz").read().decode()
-    )
-    row("question log cannot be written", figures)
+    logging_on = {**env, "CLBP_LOG_QUESTIONS": "true", "CLBP_DATA_DIR": str(log_dir)}
+    with running_server(logging_on, cwd=ROOT) as base:
+        figures = load(base)
+        figures["healthz_names_it"] = "question log" in json.dumps(health(base))
+        row("question log cannot be written", figures)
 
-    build = index / "builds" / (index / "CURRENT").read_text().strip()
-    with open(build / "chroma" / "chroma.sqlite3", "r+b") as fh:
-        fh.truncate(4096)
-    figures = load(base, REQUESTS // 4)
-    started = time.perf_counter()
-    subprocess.run(
-        [str(BIN / "clbp-chat"), "ingest", "--rebuild", "--quiet"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
-    while not healthy(base) and time.perf_counter() - started < 120:
-        time.sleep(0.2)
-    figures["ready_after_repair_s"] = round(time.perf_counter() - started, 1)
-    row("damaged build, repaired while idle", figures)
-    proc.terminate()
-    proc.wait()
+        damage_live_build(index)
+        figures = load(base, REQUESTS // 4)
+        started = time.perf_counter()
+        subprocess.run(
+            [str(BIN / "clbp-chat"), "ingest", "--rebuild", "--quiet"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        while not answers_200(f"{base}/healthz") and time.perf_counter() - started < 120:
+            time.sleep(0.2)
+        figures["ready_after_repair_s"] = round(time.perf_counter() - started, 1)
+        row("damaged build, repaired while idle", figures)
 
 
 def chroma_faults(work: Path) -> None:
@@ -185,15 +158,13 @@ def chroma_faults(work: Path) -> None:
             ):
                 break
             time.sleep(1)
-        proc, base = serve(env)
-        os.kill(chroma.pid, signal.SIGSTOP)
-        row("Chroma server stalled (SIGSTOP)", load(base, REQUESTS // 4))
-        os.kill(chroma.pid, signal.SIGCONT)
-        chroma.kill()
-        chroma.wait()
-        row("Chroma server stopped", load(base, REQUESTS // 4))
-        proc.terminate()
-        proc.wait()
+        with running_server(env, cwd=ROOT) as base:
+            os.kill(chroma.pid, signal.SIGSTOP)
+            row("Chroma server stalled (SIGSTOP)", load(base, REQUESTS // 4))
+            os.kill(chroma.pid, signal.SIGCONT)
+            chroma.kill()
+            chroma.wait()
+            row("Chroma server stopped", load(base, REQUESTS // 4))
     finally:
         chroma.kill()
 

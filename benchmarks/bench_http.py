@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,15 +23,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import free_port, wait_for_200  # noqa: E402
+
 BIN = Path(sys.executable).parent
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def questions() -> list[str]:
@@ -47,15 +44,12 @@ def start(cmd: list[str], port: int) -> tuple[subprocess.Popen, float]:
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = began + 180
-    while time.perf_counter() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200:
-                return proc, time.perf_counter() - began
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{cmd[0]} never became healthy")
+    try:
+        wait_for_200(f"http://127.0.0.1:{port}/healthz", 180, proc)
+    except AssertionError as exc:
+        proc.kill()
+        raise SystemExit(f"{cmd[0]} never became healthy: {exc}") from None
+    return proc, time.perf_counter() - began
 
 
 def rss_mb(pid: int) -> float:

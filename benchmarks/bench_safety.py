@@ -12,12 +12,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from safety_kinds import ALARMS, cases  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clbp_chat import safety  # noqa: E402
 from clbp_chat.answer import get_engine  # noqa: E402
+from tests.safety_kinds import ALARMS, cases  # noqa: E402
 
 
 def _ok(expected: str | None, got: str | None) -> bool:

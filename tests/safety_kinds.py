@@ -1,6 +1,6 @@
 """Safety suite messages in kinds: each positive phrasing as written, buried in a story, with typos.
 
-Shared by tests/test_safety_suite.py and benchmarks/bench_safety.py. The tune file is what the gate
+Shared by tests/test_safety.py and benchmarks/bench_safety.py. The tune file is what the gate
 was developed against; the held-out file is never tuned on, and recall is reported on it.
 """
 

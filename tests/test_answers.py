@@ -34,8 +34,8 @@ def test_the_sets_cover_what_the_core_promises():
 
 
 @pytest.mark.parametrize("item", _param(ANSWERABLE))
-def test_fact_question_cites_expected_document_and_key_figure(engine, item):
-    result = engine.answer(item.question)
+def test_fact_question_cites_expected_document_and_key_figure(answer_of, item):
+    result = answer_of(item.question)
     assert result.outcome == "answered", result.answer
     cited = {c.doc_id for c in result.citations}
     expected = set(item.docs)
@@ -45,26 +45,28 @@ def test_fact_question_cites_expected_document_and_key_figure(engine, item):
 
 
 @pytest.mark.parametrize("item", _param(UNANSWERABLE))
-def test_uncovered_question_is_no_evidence_without_citations(engine, item):
-    result = engine.answer(item.question)
+def test_uncovered_question_is_no_evidence_without_citations(answer_of, item):
+    result = answer_of(item.question)
     assert result.outcome == "no_evidence", result.answer
     assert result.citations == []
     assert "doesn't cover" in result.answer
 
 
-def test_every_number_in_every_answer_occurs_in_a_cited_quote(engine):
+def test_every_number_in_every_answer_occurs_in_a_cited_quote(answer_of):
     for item in ANSWERABLE:
-        result = engine.answer(item.question)
+        result = answer_of(item.question)
         quoted = set().union(*(numbers(c.quote) for c in result.citations))
         assert numbers(result.answer) <= quoted, (item.id, numbers(result.answer) - quoted)
 
 
-def test_every_answer_sentence_carries_a_marker_that_resolves_to_a_quote_containing_it(engine):
+def test_every_answer_sentence_carries_a_marker_that_resolves_to_a_quote_containing_it(answer_of):
     for item in ANSWERABLE:
-        result = engine.answer(item.question)
+        result = answer_of(item.question)
         quotes = {c.n: c.quote for c in result.citations}
         body = result.answer.replace("**How strong is this evidence?**", "")
-        for sentence in re.findall(r"[^\[\]]+?\[\d+\]", body):
+        cited = re.findall(r"[^\[\]]+?\[\d+\]", body)
+        assert cited, (item.id, "no cited sentence", result.answer)
+        for sentence in cited:
             text, n = re.match(r"(.*)\[(\d+)\]", sentence.strip(), re.S).groups()
             text = text.strip().removeprefix("The clinic's summary says: ").strip("“”")
             assert int(n) in quotes, (item.id, sentence)
@@ -79,11 +81,11 @@ def test_answers_state_how_strong_the_study_evidence_is(engine):
 
 
 def test_clinic_claims_are_attributed_to_the_clinic(engine):
-    result = engine.answer("Is it true that stem cell therapy is safe and effective?")
-    summary_sentences = [
-        s for s in split_sentences(result.answer) if "148" in s or "Excellent Safety" in s
-    ]
-    assert all("clinic" in s.lower() for s in summary_sentences)
+    """The clinic's own claim is quoted as the clinic's, never stated as the assistant's."""
+    answer = engine.answer("Is it true that stem cell therapy is safe and effective?").answer
+    claim = "Four clinical studies enrolling 148 patients report stem cell therapy to be safe"
+    assert f"The clinic's summary says: “{claim}" in answer, answer
+    assert answer.count(claim) == 1
 
 
 def test_named_study_is_answered_from_that_study(engine):
@@ -108,13 +110,13 @@ def test_real_words_the_model_does_not_know_are_not_turned_into_warning_signs(ga
     assert gate.check(message).category is None
 
 
-def test_latency_is_measured(engine):
+def test_every_answer_reports_a_positive_latency(engine):
     assert engine.answer("What is a placebo?").latency_ms > 0
 
 
-def test_every_citation_leads_to_a_paper_or_the_clinics_summary(engine):
+def test_every_citation_leads_to_a_paper_or_the_clinics_summary(answer_of):
     for item in ANSWERABLE:
-        for c in engine.answer(item.question).citations:
+        for c in answer_of(item.question).citations:
             primary = c.source or c.sources or c.doc_id in ("evidence-summary", "glossary")
             assert primary, (item.id, c.doc_id, c.section)
 

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from clbp_chat.answer import Engine
 from clbp_chat.web.server import create_app
+
+from .conftest import engine_with
+from .support import ready
 
 
 @pytest.fixture(scope="module")
-def client(settings, tmp_path_factory):
-    local = settings.model_copy(
-        update={
-            "allowed_origins": ["https://clinic.example"],
-            "data_dir": tmp_path_factory.mktemp("data"),
-        }
+def client(engine, tmp_path_factory):
+    """The app with one allowed origin, on the session's loaded index."""
+    local = engine_with(
+        engine, allowed_origins=["https://clinic.example"], data_dir=tmp_path_factory.mktemp("data")
     )
-    with TestClient(create_app(local, Engine(local))) as client:
-        deadline = time.time() + 60
-        while client.get("/healthz").status_code != 200 and time.time() < deadline:
-            time.sleep(0.2)
-        yield client
+    with TestClient(create_app(local.settings, local)) as client:
+        yield ready(client)
 
 
 def test_healthz_is_200_once_the_index_is_loaded(client):
@@ -33,9 +29,9 @@ def test_healthz_is_200_once_the_index_is_loaded(client):
     assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
-def test_healthz_is_503_when_there_is_no_index(tmp_path, settings):
-    missing = settings.model_copy(update={"index_dir": tmp_path / "none"})
-    with TestClient(create_app(missing)) as client:
+def test_healthz_is_503_when_there_is_no_index(tmp_path, engine):
+    missing = engine_with(engine, index_dir=tmp_path / "none")
+    with TestClient(create_app(missing.settings, missing)) as client:
         client.app.state.clbp.load()
         response = client.get("/healthz")
         assert response.status_code == 503

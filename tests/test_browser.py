@@ -11,20 +11,16 @@ alone, and check that a page on a refused origin gets one line for its owner.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from functools import partial
 from http.server import HTTPServer, SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from .conftest import CORPUS, ROOT, free_port
+from .conftest import CORPUS, ROOT
+from .support import free_port, running_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -45,10 +41,9 @@ CHROMIUM_ARGS = [
 def server(built_index_dir, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (apt-get install chromium; make test does)")
-    port, host_port = free_port(), free_port()
+    host_port = free_port()
     host_origin = f"http://127.0.0.1:{host_port}"
     env = {
-        **os.environ,
         "CLBP_INDEX_DIR": str(built_index_dir),
         "CLBP_CORPUS_DIR": str(CORPUS),
         "CLBP_ALLOWED_ORIGINS": host_origin,
@@ -57,41 +52,20 @@ def server(built_index_dir, tmp_path_factory):
         "CLBP_EMERGENCY_NUMBER": "999",
         "CLBP_CRISIS_LINE": "Samaritans on 116 123",
     }
-    cli = str(Path(sys.executable).with_name("clbp-chat"))
-    proc = subprocess.Popen(
-        [cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{base}/healthz", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not become healthy: {proc.stdout.read()}")
-
-    site = tmp_path_factory.mktemp("clinic-site")
-    (site / "index.html").write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>Clinic</title></head><body>"
-        "<h1>Our clinic</h1>"
-        f'<script src="{base}/widget.js" data-title="Ask about stem cells" '
-        'data-color="#7c3aed" data-position="right" async></script></body></html>'
-    )
-    httpd = HTTPServer(
-        ("127.0.0.1", host_port), partial(SimpleHTTPRequestHandler, directory=str(site))
-    )
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield base, host_origin, host_port
-    httpd.shutdown()
-    proc.terminate()
-    proc.wait(timeout=20)
+    with running_server(env) as base:
+        site = tmp_path_factory.mktemp("clinic-site")
+        (site / "index.html").write_text(
+            "<!doctype html><html><head><meta charset='utf-8'><title>Clinic</title></head><body>"
+            "<h1>Our clinic</h1>"
+            f'<script src="{base}/widget.js" data-title="Ask about stem cells" '
+            'data-color="#7c3aed" data-position="right" async></script></body></html>'
+        )
+        httpd = HTTPServer(
+            ("127.0.0.1", host_port), partial(SimpleHTTPRequestHandler, directory=str(site))
+        )
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        yield base, host_origin, host_port
+        httpd.shutdown()
 
 
 def launch(p):

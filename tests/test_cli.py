@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from clbp_chat.cli import main
 
-from .conftest import CORPUS
+from .conftest import CORPUS, invoke
 
 CLI = str(Path(sys.executable).with_name("clbp-chat"))
 
@@ -29,9 +29,11 @@ def run(args, index_dir, **env):
 
 
 def test_ask_json_prints_exactly_one_object_of_the_contract(built_index_dir):
-    proc = run(["ask", "--json", "Was there a placebo group?"], built_index_dir)
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
+    result = invoke(
+        "ask", "--json", "Was there a placebo group?", CLBP_INDEX_DIR=str(built_index_dir)
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
     assert {"question", "outcome", "safety_category", "answer", "citations", "latency_ms"} <= set(
         data
     )
@@ -41,6 +43,7 @@ def test_ask_json_prints_exactly_one_object_of_the_contract(built_index_dir):
     assert f"[{citation['n']}]" in data["answer"]
 
 
+@pytest.mark.slow
 def test_ask_prints_answer_then_numbered_sources(built_index_dir):
     proc = run(["ask", "How many people were in the Pettine study?"], built_index_dir)
     assert proc.returncode == 0, proc.stderr
@@ -49,6 +52,7 @@ def test_ask_prints_answer_then_numbered_sources(built_index_dir):
     assert "[1] Pettine 2015" in sources and "https://doi.org/10.1002/stem.1845" in sources
 
 
+@pytest.mark.slow
 def test_missing_index_is_one_line_on_stderr_and_exit_1(tmp_path):
     proc = run(["ask", "--json", "Is it safe?"], tmp_path / "none")
     assert proc.returncode == 1
@@ -57,12 +61,14 @@ def test_missing_index_is_one_line_on_stderr_and_exit_1(tmp_path):
     assert "run `clbp-chat ingest`" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_bad_setting_is_one_clear_line(built_index_dir):
     proc = run(["ask", "hello"], built_index_dir, CLBP_MAX_SENTENCES="lots")
     assert proc.returncode == 1
     assert "CLBP_MAX_SENTENCES" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_misconfigured_model_is_one_clear_line(built_index_dir, tmp_path):
     proc = run(["ask", "hello"], built_index_dir, CLBP_EMBEDDING_MODEL=str(tmp_path / "nope"))
     assert proc.returncode == 1
@@ -77,6 +83,7 @@ def test_empty_or_huge_question_is_refused_with_exit_2(engine, question, monkeyp
     assert "error:" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_ingest_twice_says_up_to_date(tmp_path, monkeypatch):
     monkeypatch.setenv("CLBP_INDEX_DIR", str(tmp_path / "idx"))
     runner = CliRunner()

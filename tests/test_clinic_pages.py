@@ -5,22 +5,13 @@ running server."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from clbp_chat.cli import main
-from clbp_chat.config import get_settings
-
-from .conftest import CORPUS, free_port
-from .test_scale_out import post, wait_for
+from .conftest import CORPUS, invoke
+from .support import post_question, running_server, wait_for_build
 
 CLINIC_PAGE = Path(__file__).parent / "data" / "clinic-on-the-day.md"
 CLINIC_TOPICS = """\
@@ -39,13 +30,7 @@ LISTED_BUT_REFUSED = "How much does the treatment cost?"
 
 def cli(args: list[str], corpus: Path, index: Path, **env: str):
     """Run the command line in this process as staff would in a shell, on these folders."""
-    get_settings.cache_clear()
-    try:
-        return CliRunner().invoke(
-            main, args, env={"CLBP_CORPUS_DIR": str(corpus), "CLBP_INDEX_DIR": str(index), **env}
-        )
-    finally:
-        get_settings.cache_clear()
+    return invoke(*args, CLBP_CORPUS_DIR=str(corpus), CLBP_INDEX_DIR=str(index), **env)
 
 
 def add_clinic_page(corpus: Path) -> None:
@@ -88,6 +73,7 @@ def ask(clinic, question: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
@@ -105,6 +91,7 @@ def test_clinic_page_answers_its_questions_cited_and_without_a_strength_block(cl
     assert "[1]" in data["answer"] and "How strong" not in data["answer"]
 
 
+@pytest.mark.slow
 def test_clinic_page_question_is_not_refused_as_recovery_time(clinic):
     data = ask(clinic, "Can I drive home afterwards?")
     assert "recovery time" not in data["answer"]
@@ -116,17 +103,20 @@ def test_without_the_clinic_page_the_same_question_is_not_covered(engine):
     assert result.outcome == "no_evidence" and "recovery time" in result.answer
 
 
+@pytest.mark.slow
 def test_a_question_no_clinic_page_lists_keeps_its_not_covered_reply(clinic):
     data = ask(clinic, "How long before I can go back to work?")
     assert data["outcome"] == "no_evidence" and "time off work" in data["answer"]
 
 
+@pytest.mark.slow
 def test_corpus_not_covered_file_changes_adds_and_removes_topics(clinic):
     assert "the clinic's front desk can tell you" in ask(clinic, "how much does it cost")["answer"]
     assert "parking at the clinic" in ask(clinic, "where can I park?")["answer"]
     assert "who should not have" not in ask(clinic, "Who should not have this treatment?")["answer"]
 
 
+@pytest.mark.slow
 def test_ingest_warns_of_a_listed_question_another_section_answers(clinic):
     output = clinic[2]
     assert (
@@ -135,6 +125,7 @@ def test_ingest_warns_of_a_listed_question_another_section_answers(clinic):
     ) in output
 
 
+@pytest.mark.slow
 def test_ingest_warns_of_a_listed_question_a_not_covered_topic_refuses(clinic):
     output = clinic[2]
     assert (
@@ -144,12 +135,14 @@ def test_ingest_warns_of_a_listed_question_a_not_covered_topic_refuses(clinic):
     assert "clinic-on-the-day.md" not in output  # the page's own questions reach the page
 
 
+@pytest.mark.slow
 def test_ingest_asks_the_listed_questions_without_logging_them(clinic):
     corpus, _, output = clinic
     assert "warning: glossary.md" in output  # the questions were asked
     assert not (corpus.parent / "data").exists()
 
 
+@pytest.mark.slow
 def test_ingest_lists_files_it_skips(clinic):
     output = clinic[2]
     assert "warning: skipped Parking.MD: rename it to Parking.md to include it" in output
@@ -196,43 +189,26 @@ def test_a_clinic_page_id_must_start_with_clinic(corpus_copy, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_running_server_answers_a_new_clinic_page_after_ingest_with_no_question_between(
     tmp_path, built_index_dir, corpus_copy
 ):
     index = tmp_path / "index"
     shutil.copytree(built_index_dir, index)
-    port = free_port()
     env = {
-        **os.environ,
         "CLBP_CORPUS_DIR": str(corpus_copy),
         "CLBP_INDEX_DIR": str(index),
         "CLBP_DATA_DIR": str(tmp_path / "data"),
         "CLBP_RELOAD_SECONDS": "1",
-        "CLBP_RATE_LIMIT": "0",
     }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("clbp-chat")), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/healthz")
+    with running_server(env) as base:
         add_clinic_page(corpus_copy)
         result = cli(["ingest", "--quiet"], corpus_copy, index)
         assert result.exit_code == 0, result.output
-        new_build = (index / "CURRENT").read_text().strip()
         # Only the health check is called until the server names the new build: no question
-        # wakes it (the deadline only stops a hung test; the watcher looks every second).
-        deadline = time.time() + 60
-        while json.loads(urllib.request.urlopen(f"{base}/healthz").read())["build"] != new_build:
-            assert time.time() < deadline, "the server never switched to the new build"
-            time.sleep(0.2)
-        data = post(base, "Can I drive home afterwards?")
+        # wakes it (the watcher looks every second).
+        wait_for_build(base, (index / "CURRENT").read_text().strip())
+        data = post_question(base, "Can I drive home afterwards?")
         assert data["outcome"] == "answered", data["answer"]
         assert [c["doc_id"] for c in data["citations"]] == ["clinic-on-the-day"]
         assert "How strong" not in data["answer"]
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

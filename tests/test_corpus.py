@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from clbp_chat.cli import main
-from clbp_chat.config import get_settings
 from clbp_chat.corpus import load_corpus, split_corpus
 from clbp_chat.errors import CorpusError
 from clbp_chat.text import numbers
 
-from .conftest import CORPUS, SHARED
+from .conftest import CORPUS, SHARED, invoke
 
 FIXED_IDS = {
     "evidence-summary",
@@ -135,9 +132,9 @@ def test_field_written_twice_names_both_lines(corpus_copy):
 
 def run_ingest(corpus_copy, tmp_path):
     """`clbp-chat ingest` on the corpus copy, as staff run it after editing a file."""
-    get_settings.cache_clear()
-    env = {"CLBP_CORPUS_DIR": str(corpus_copy), "CLBP_INDEX_DIR": str(tmp_path / "index")}
-    result = CliRunner().invoke(main, ["ingest"], env=env)
+    result = invoke(
+        "ingest", CLBP_CORPUS_DIR=str(corpus_copy), CLBP_INDEX_DIR=str(tmp_path / "index")
+    )
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert not (tmp_path / "index").exists()  # nothing was written
     return result.output

@@ -33,6 +33,7 @@ def _comparable(answer) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_onnx_vectors_match_torch_on_the_corpus_and_the_questions(engine, torch_model):
     assert engine.embeddings.backend == "onnx"
     index = engine.index
@@ -51,6 +52,7 @@ def test_onnx_vectors_match_torch_on_the_corpus_and_the_questions(engine, torch_
     assert float(np.abs(ours - reference).max()) < 1e-5
 
 
+@pytest.mark.slow
 def test_answers_are_identical_on_both_backends(engine):
     """Eval sets (with follow-ups), the held-out answers and a slice of the safety phrasings."""
     on_torch = engine_with(engine, embedding_backend="torch")
@@ -78,6 +80,7 @@ def _model_copy(tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_a_model_onnx_cannot_run_falls_back_to_torch_and_says_why(tmp_path, capsys):
     copy = _model_copy(tmp_path)
     (copy / "1_Pooling").unlink()
@@ -91,6 +94,7 @@ def test_a_model_onnx_cannot_run_falls_back_to_torch_and_says_why(tmp_path, caps
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_a_damaged_export_is_made_again(tmp_path, torch_model):
     target = cache_file(MODEL, tmp_path)
     target.write_bytes(b"not an onnx file")
@@ -100,6 +104,7 @@ def test_a_damaged_export_is_made_again(tmp_path, torch_model):
     assert float(np.abs(vector - torch_model.encode(["is it safe?"])).max()) < 1e-5
 
 
+@pytest.mark.slow
 def test_a_serving_engine_never_imports_torch(settings):
     """Start-up time and memory: torch is only needed once, to export the model."""
     code = (
@@ -119,6 +124,7 @@ def test_a_serving_engine_never_imports_torch(settings):
     assert proc.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_a_cache_folder_that_cannot_be_written_falls_back_to_torch(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -55,6 +56,7 @@ def test_every_kind_of_miss_gives_its_own_reason():
     assert reasons(_row()) == []
 
 
+@pytest.mark.slow
 def test_a_broken_corpus_sentence_puts_its_item_on_the_failing_list(
     corpus_copy, tmp_path, monkeypatch
 ):

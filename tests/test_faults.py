@@ -20,7 +20,8 @@ from clbp_chat.errors import ClbpError
 from clbp_chat.web.security import RateLimiter, client_key
 from clbp_chat.web.server import check_port, create_app
 
-from .conftest import engine_with, ready
+from .conftest import engine_with
+from .support import damage_live_build, ready
 
 FILE_ITEM = {
     "role": "user",
@@ -132,12 +133,12 @@ def test_gradio_cache_is_a_private_folder():
         ("I'm being treated for cancer and my back is agony", "urgent"),
     ],
 )
-def test_warning_signs_are_answered_with_the_index_gone(settings, tmp_path, message, category):
+def test_warning_signs_are_answered_with_the_index_gone(engine, tmp_path, message, category):
     copy = tmp_path / "index"
-    shutil.copytree(settings.index_dir, copy)
-    engine = Engine(settings.model_copy(update={"index_dir": copy}))
+    shutil.copytree(engine.settings.index_dir, copy)
+    local = engine_with(engine, index_dir=copy)
     shutil.rmtree(copy)
-    result = engine.answer(message)
+    result = local.answer(message)
     assert (result.outcome, result.safety_category) == ("safety", category)
 
 
@@ -247,6 +248,7 @@ def test_the_server_turns_telemetry_off():
     assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
 
 
+@pytest.mark.slow
 def test_a_server_idle_after_a_repair_goes_back_to_ready(settings, tmp_path):
     from clbp_chat.index import build_index
 
@@ -256,10 +258,7 @@ def test_a_server_idle_after_a_repair_goes_back_to_ready(settings, tmp_path):
         time.sleep(1.0)
         assert c.get("/healthz").status_code == 503  # nothing built yet
         build_index(local, progress=False)
-        deadline = time.time() + 30
-        while c.get("/healthz").status_code != 200 and time.time() < deadline:
-            time.sleep(0.3)
-        assert c.get("/healthz").json()["status"] == "ok"
+        assert ready(c, 30).get("/healthz").json()["status"] == "ok"
     assert json.loads(
         (copy / "builds" / (copy / "CURRENT").read_text().strip() / "manifest.json").read_text()
     )
@@ -295,14 +294,13 @@ def test_ingest_with_chroma_down_is_one_line(monkeypatch, stalled_server):
     assert len(result.output.strip().splitlines()) == 1 and "Chroma server" in result.output
 
 
+@pytest.mark.slow
 def test_plain_ingest_repairs_a_damaged_build(settings, tmp_path):
     from clbp_chat.index import build_index
 
     copy = tmp_path / "index"
     shutil.copytree(settings.index_dir, copy)
-    build = copy / "builds" / (copy / "CURRENT").read_text().strip()
-    with open(build / "chroma" / "chroma.sqlite3", "r+b") as fh:
-        fh.truncate(4096)
+    damage_live_build(copy)
     report = build_index(settings.model_copy(update={"index_dir": copy}), progress=False)
     assert report.built
 

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from clbp_chat.answer import Engine
 from clbp_chat.cli import main
 from clbp_chat.config import Settings
 from clbp_chat.corpus import load_corpus
@@ -19,7 +18,8 @@ from clbp_chat.privacy import mask
 from clbp_chat.web.security import RateLimiter, client_address
 from clbp_chat.web.server import create_app
 
-from .conftest import engine_with, ready
+from .conftest import engine_with
+from .support import damage_live_build, ready
 
 
 def test_oversized_body_is_413_before_it_is_read(client):
@@ -82,17 +82,15 @@ def test_wrong_method_is_405_with_allow(client):
     assert client.delete("/api/feedback").status_code == 405
 
 
-def test_damaged_index_is_a_json_503_and_healthz_sees_it(settings, tmp_path):
+def test_damaged_index_is_a_json_503_and_healthz_sees_it(engine, tmp_path):
     import shutil
 
     copy = tmp_path / "index"
-    shutil.copytree(settings.index_dir, copy)
-    local = settings.model_copy(update={"index_dir": copy, "data_dir": tmp_path / "d"})
-    with TestClient(create_app(local, Engine(local))) as c:
+    shutil.copytree(engine.settings.index_dir, copy)
+    local = engine_with(engine, index_dir=copy, data_dir=tmp_path / "d")
+    with TestClient(create_app(local.settings, local)) as c:
         ready(c)
-        build = copy / "builds" / (copy / "CURRENT").read_text().strip()
-        with open(build / "chroma" / "chroma.sqlite3", "r+b") as fh:
-            fh.truncate(4096)
+        damage_live_build(copy)
         response = c.post("/api/ask", json={"question": "Is it safe?"})
         # The patient gets a plain sentence; the operator's fix is on /healthz and the server log.
         assert response.status_code == 503 and "try again" in response.json()["error"]
@@ -106,9 +104,7 @@ def test_damaged_index_is_one_line_from_the_cli(settings, tmp_path, monkeypatch)
 
     copy = tmp_path / "index"
     shutil.copytree(settings.index_dir, copy)
-    build = copy / "builds" / (copy / "CURRENT").read_text().strip()
-    with open(build / "chroma" / "chroma.sqlite3", "r+b") as fh:
-        fh.truncate(4096)
+    damage_live_build(copy)
     monkeypatch.setenv("CLBP_INDEX_DIR", str(copy))
     result = CliRunner().invoke(main, ["ask", "Is it safe?"])
     assert result.exit_code == 1 and "Traceback" not in result.output

@@ -33,6 +33,7 @@ def test_second_ingest_changes_nothing(own_index):
     assert (own_index.index_dir / "CURRENT").read_text() == before
 
 
+@pytest.mark.slow
 def test_rebuild_forces_a_new_build_and_keeps_one_previous(own_index):
     before = live_folder(own_index)
     report = build_index(own_index, force=True, progress=False)
@@ -50,6 +51,7 @@ def test_manifest_records_hash_model_count_and_time(own_index):
     assert manifest["built_at"]
 
 
+@pytest.mark.slow
 def test_corpus_edit_triggers_a_rebuild(own_index):
     path = own_index.corpus_dir / "glossary.md"
     path.write_text(path.read_text() + "\n## Cartilage\n\nCartilage is a firm, smooth tissue.\n")
@@ -67,6 +69,7 @@ def test_malformed_corpus_leaves_the_live_index_untouched(own_index):
     open_index(own_index)
 
 
+@pytest.mark.slow
 def test_crash_mid_build_keeps_the_previous_index_serving(own_index, monkeypatch):
     before = (own_index.index_dir / "CURRENT").read_text()
 

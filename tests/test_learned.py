@@ -16,6 +16,7 @@ from clbp_chat.safety import RULES_FILE, SafetyGate, load_rules
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_every_bank_names_its_writer_persona_and_split():
     banks = load_banks()
     writers = {b.writer for b in banks}
@@ -68,6 +69,7 @@ def held_out(engine):
     return fitted, messages
 
 
+@pytest.mark.slow
 def test_the_learned_layer_catches_crises_the_rules_miss_on_unseen_writers(engine, held_out):
     fitted, messages = held_out
     rules = SafetyGate(encoder=engine.encoder, english=engine.gate.english)
@@ -85,6 +87,7 @@ def test_the_learned_layer_catches_crises_the_rules_miss_on_unseen_writers(engin
     assert extra <= len(calm) // 100, extra  # at most one more false alarm in a hundred
 
 
+@pytest.mark.slow
 def test_the_router_never_turns_an_answerable_question_away_on_unseen_writers(held_out):
     fitted, messages = held_out
     answerable = [m.text for m in messages if m.alarm == "none" and m.route == "answer"]
@@ -139,6 +142,7 @@ def test_an_expectations_file_with_an_unknown_key_is_one_line(tmp_path):
         load_deployment(tmp_path / "missing.yaml")
 
 
+@pytest.mark.slow
 def test_eval_gate_fails_a_deployment_with_a_wrong_emergency_number(
     built_index_dir, tmp_path, monkeypatch
 ):
@@ -188,6 +192,7 @@ def test_the_report_lists_an_item_with_zero_fact_recall_and_its_reasons(tmp_path
     assert "`f-1` (facts): fact recall 0.000; says forbidden text" in text
 
 
+@pytest.mark.slow
 def test_the_study_head_names_described_studies_rightly_on_unseen_writers(engine, held_out):
     from clbp_chat.evidence import study_docs
     from clbp_chat.index import named_docs
@@ -208,6 +213,7 @@ def test_the_study_head_names_described_studies_rightly_on_unseen_writers(engine
     assert sum(truth == guess for truth, guess in said) >= 0.95 * len(said)
 
 
+@pytest.mark.slow
 def test_a_bank_that_teaches_tiers_only_leaves_the_router_alone(engine):
     banks = load_banks()
     tier_only = [b for b in banks if not b.routed]

@@ -12,7 +12,7 @@ from clbp_chat.evaluate.run import check_thresholds
 QUOTE = "The Pettine study included 26 patients with degenerative disc disease."
 
 
-def test_hit_at_k_and_reciprocal_rank():
+def test_hit_at_k_looks_at_the_first_k_and_reciprocal_rank_is_one_over_the_rank():
     assert m.hit_at_k(["a", "b", "c"], ["c"], 3) == 1.0
     assert m.hit_at_k(["a", "b", "c"], ["c"], 2) == 0.0
     assert m.reciprocal_rank(["a", "b", "c"], ["b"]) == 0.5
@@ -37,7 +37,7 @@ def test_faithfulness_counts_uncited_sentences_as_unsupported():
     assert m.faithfulness("Stem cells cure everyone. [1]", {1: QUOTE}) == 0.0
 
 
-def test_doc_and_fact_recall():
+def test_doc_and_fact_recall_are_the_share_found_and_any_doc_needs_one():
     assert m.doc_recall(["a", "b"], ["a", "c"]) == 0.5
     assert m.doc_recall(["b"], ["a", "b"], any_doc=True) == 1.0
     assert m.doc_recall([], ["a"]) == 0.0
@@ -45,7 +45,7 @@ def test_doc_and_fact_recall():
     assert m.fact_recall("nothing", [r"\b26\b"]) == 0.0
 
 
-def test_forbidden_and_grounded_numbers():
+def test_forbidden_text_is_flagged_and_a_number_missing_from_the_quotes_is_ungrounded():
     assert m.has_forbidden("it is 100% safe", ["100%"]) == 1.0
     assert m.has_forbidden("it is safe", ["100%"]) == 0.0
     assert m.grounded_number_rate("26 patients [1]", [QUOTE]) == 1.0
@@ -63,7 +63,7 @@ def test_readability_grade_rises_with_long_words_and_sentences():
     assert m.syllables("placebo") == 3 and m.syllables("the") == 1
 
 
-def test_percentile_interpolates():
+def test_percentile_interpolates_between_ranks_and_one_value_is_its_own_percentile():
     assert m.percentile([10, 20, 30, 40], 50) == pytest.approx(25)
     assert m.percentile([5], 95) == 5
 

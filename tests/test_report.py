@@ -9,15 +9,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from clbp_chat.cli import main
-from clbp_chat.config import get_settings
 from clbp_chat.web.server import create_app
 
-from .conftest import engine_with, ready, write_question_log
+from .conftest import engine_with, invoke, write_question_log
+from .support import ready
 
 TOKEN = "staff-password-for-tests-0123"
 NHS_QUESTION = "Is it covered on the NHS? ({days} days ago)"
@@ -32,11 +30,6 @@ def logged(engine, tmp_path, monkeypatch):
     return engine_with(engine, log_questions=True, data_dir=tmp_path)
 
 
-def report(*args: str):
-    get_settings.cache_clear()
-    return CliRunner().invoke(main, ["report", *args])
-
-
 def test_report_groups_questions_by_topic_with_counts_and_reasons(logged):
     for question in (
         "How much does it cost?",
@@ -48,7 +41,7 @@ def test_report_groups_questions_by_topic_with_counts_and_reasons(logged):
         "¿Funciona el tratamiento?",
     ):
         logged.answer(question)
-    output = report().output
+    output = invoke("report").output
     assert "Not covered by the library: cost (3)\n    2x  How much does it cost?" in output
     assert "Not covered by the library: other_body_part (1)" in output
     assert "Not read (no words, or not in English): not_english (1)" in output
@@ -61,7 +54,7 @@ def test_answered_question_rated_down_is_in_the_report_with_its_topic(logged, tm
     logged.answer("What is a placebo?")
     row = {"rating": "down", "answer_id": rated.answer_id, "outcome": "answered", "doc_ids": []}
     (tmp_path / "feedback.jsonl").write_text(json.dumps(row) + "\n")
-    output = report().output
+    output = invoke("report").output
     assert "Answered, then rated down by the patient: pettine-2015" in output
     assert "How many people were in the Pettine study?" in output
     assert "placebo" not in output
@@ -69,17 +62,17 @@ def test_answered_question_rated_down_is_in_the_report_with_its_topic(logged, tm
 
 def test_warning_signs_are_counted_by_category_without_their_words(logged):
     logged.answer(EMERGENCY)
-    output = report().output
+    output = invoke("report").output
     assert "Warning-sign and crisis replies (words not kept): emergency 1." in output
     assert "bladder" not in output
 
 
 def test_since_leaves_out_older_questions_by_date_or_days(logged, tmp_path):
     write_question_log(tmp_path, 40, 10, 2, question=NHS_QUESTION)
-    last_week = report("--since", "7d").output
+    last_week = invoke("report", "--since", "7d").output
     assert "(2 days ago)" in last_week and "(10 days ago)" not in last_week
     day = (datetime.now(UTC) - timedelta(days=20)).strftime("%Y-%m-%d")
-    since_day = report("--since", day).output
+    since_day = invoke("report", "--since", day).output
     assert "(10 days ago)" in since_day and "(40 days ago)" not in since_day
 
 
@@ -87,7 +80,7 @@ def test_csv_has_one_row_per_distinct_question_for_a_spreadsheet(logged):
     logged.answer("How much does it cost?")
     logged.answer("How much does it cost?")
     logged.answer("Does it work for my knee?")
-    rows = list(csv.DictReader(io.StringIO(report("--format", "csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(invoke("report", "--format", "csv").stdout)))
     assert [(r["reason"], r["topic"], r["question"], r["times_asked"]) for r in rows] == [
         ("not_covered", "cost", "How much does it cost?", "2"),
         ("not_covered", "other_body_part", "Does it work for my knee?", "1"),
@@ -96,7 +89,7 @@ def test_csv_has_one_row_per_distinct_question_for_a_spreadsheet(logged):
 
 def test_json_lists_groups_with_their_questions_for_other_tools(logged):
     logged.answer("Is it approved by the FDA?")
-    body = json.loads(report("--format", "json").stdout)
+    body = json.loads(invoke("report", "--format", "json").stdout)
     [group] = body["groups"]
     assert group["reason"] == "not_covered" and group["topic"] == "approval"
     assert group["count"] == 1 and group["questions"][0]["question"] == "Is it approved by the FDA?"
@@ -106,7 +99,7 @@ def test_json_lists_groups_with_their_questions_for_other_tools(logged):
 def test_bad_since_is_one_line_and_changes_nothing(logged, tmp_path):
     write_question_log(tmp_path, 1, question=NHS_QUESTION)
     before = (tmp_path / "questions.jsonl").read_text()
-    result = report("--since", "last tuesday")
+    result = invoke("report", "--since", "last tuesday")
     assert result.exit_code == 2 and "is not a date like 2026-11-30" in result.output
     assert "Traceback" not in result.output
     assert (tmp_path / "questions.jsonl").read_text() == before
@@ -115,14 +108,14 @@ def test_bad_since_is_one_line_and_changes_nothing(logged, tmp_path):
 def test_report_shows_what_was_kept_when_logging_is_now_off(logged, tmp_path, monkeypatch):
     write_question_log(tmp_path, 1, question=NHS_QUESTION)
     monkeypatch.setenv("CLBP_LOG_QUESTIONS", "false")
-    result = report()
+    result = invoke("report")
     assert "Is it covered on the NHS?" in result.stdout
     assert "question logging is off now" in result.stderr
 
 
 def test_report_says_logging_is_off_when_nothing_was_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path / "nothing"))
-    assert "Question logging is off" in report().output
+    assert "Question logging is off" in invoke("report").output
 
 
 # The staff page, fed through the HTTP API as the clinic's patients would.
@@ -213,7 +206,7 @@ def test_old_questions_are_removed_with_logging_off(tmp_path, monkeypatch):
     write_question_log(tmp_path, 400, 2)
     monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CLBP_LOG_QUESTIONS", "false")
-    report()
+    invoke("report")
     kept = (tmp_path / "questions.jsonl").read_text()
     assert "q400" not in kept and "q2" in kept
 
@@ -221,7 +214,7 @@ def test_old_questions_are_removed_with_logging_off(tmp_path, monkeypatch):
 def test_a_question_that_looks_like_a_formula_is_plain_text_in_the_csv(tmp_path, monkeypatch):
     write_question_log(tmp_path, 1, question='=HYPERLINK("https://x.example/","cost")')
     monkeypatch.setenv("CLBP_DATA_DIR", str(tmp_path))
-    rows = list(csv.reader(io.StringIO(report("--format", "csv").stdout)))
+    rows = list(csv.reader(io.StringIO(invoke("report", "--format", "csv").stdout)))
     assert rows[1][3] == '\'=HYPERLINK("https://x.example/","cost")', rows
 
 

@@ -8,9 +8,7 @@ from clbp_chat import safety
 from clbp_chat.errors import InvalidQuestion
 
 from .conftest import engine_with
-from .safety_kinds import cases
-
-ALARMS = ("emergency", "urgent", "crisis")
+from .safety_kinds import ALARMS, cases
 
 
 def _ok(expected: str | None, got: str | None) -> bool:
@@ -20,7 +18,18 @@ def _ok(expected: str | None, got: str | None) -> bool:
     return got == expected
 
 
-TUNE = [pytest.param(c, id=c.id) for c in cases("tune")]
+def _tune_params() -> list:
+    """Every tune message; all but the first as written of each signal only in the slow tier."""
+    seen: set[tuple[str | None, str]] = set()
+    params = []
+    for c in cases("tune"):
+        first = c.kind == "as written" and (c.expected, c.signal) not in seen
+        seen.add((c.expected, c.signal))
+        params.append(pytest.param(c, id=c.id, marks=[] if first else [pytest.mark.slow]))
+    return params
+
+
+TUNE = _tune_params()
 
 
 def test_suite_has_the_promised_size_and_a_held_out_part():
@@ -46,12 +55,14 @@ def _held_out(gate, split: str) -> tuple[float, float, str]:
     return caught / len(alarms), false_alarms / len(ordinary), summary
 
 
+@pytest.mark.slow
 def test_held_out_recall_and_false_alarms_meet_the_bar(gate):
     """Reported, not tuned on: every alarm kind >= 90% caught, ordinary messages <= 5% alarmed."""
     recall, false_rate, summary = _held_out(gate, "heldout")
     assert recall >= 0.9 and false_rate <= 0.05, summary
 
 
+@pytest.mark.slow
 def test_second_held_out_recall_and_false_alarms_meet_their_floor(gate):
     """Written before the second round of gate changes; measured once at 87.8% (108/123), 0/12
     false alarms. The floor guards against falling back, it is not a target."""

@@ -6,14 +6,10 @@ processes whose index folders are empty, so everything they answer from comes fr
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,8 +18,17 @@ from clbp_chat.answer import Engine
 from clbp_chat.config import Settings
 from clbp_chat.index import build_index
 
-from .conftest import CORPUS, free_port
+from .conftest import CORPUS
+from .support import (
+    free_port,
+    health,
+    post_question,
+    running_server,
+    wait_for_200,
+    wait_for_build,
+)
 
+pytestmark = pytest.mark.slow  # a Chroma server, index builds and server processes
 BIN = Path(sys.executable).parent
 QUESTIONS = [
     "How many people were in the Pettine study?",
@@ -31,27 +36,6 @@ QUESTIONS = [
     "what does autologous mean",
     "how much does it cost",
 ]
-
-
-def wait_for(url: str, seconds: float = 120) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url, timeout=2).status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} never answered")
-
-
-def post(base: str, question: str) -> dict:
-    request = urllib.request.Request(
-        f"{base}/api/ask",
-        data=json.dumps({"question": question}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +56,7 @@ def chroma_server(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/api/v2/heartbeat", 60)
+        wait_for_200(f"http://127.0.0.1:{port}/api/v2/heartbeat", 60, proc)
         yield port
     finally:
         proc.terminate()
@@ -98,43 +82,30 @@ def test_ingest_into_a_chroma_server_and_answer_through_it(server_settings, engi
         assert remote.answer(question).answer == engine.answer(question).answer
 
 
-def _serve(settings: Settings, tmp: Path, **extra: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+def _env(settings: Settings, tmp: Path, **extra: str) -> dict[str, str]:
+    """A server's settings: the Chroma server and an empty local index folder, or the local index."""
     env = {
-        **os.environ,
         "CLBP_CORPUS_DIR": str(settings.corpus_dir),
-        "CLBP_INDEX_DIR": str(tmp / f"empty-{port}"),
-        "CLBP_DATA_DIR": str(tmp / f"data-{port}"),
-        "CLBP_CHROMA_HOST": settings.chroma_host or "",
-        "CLBP_CHROMA_PORT": str(settings.chroma_port),
-        "CLBP_RATE_LIMIT": "0",
+        "CLBP_DATA_DIR": str(tmp / "data"),
         **extra,
     }
-    if not settings.chroma_host:
+    if settings.chroma_host:
+        env["CLBP_CHROMA_HOST"] = settings.chroma_host
+        env["CLBP_CHROMA_PORT"] = str(settings.chroma_port)
+        env["CLBP_INDEX_DIR"] = str(tmp / "empty")
+    else:
         env["CLBP_INDEX_DIR"] = str(settings.index_dir)
-        del env["CLBP_CHROMA_HOST"]
-    proc = subprocess.Popen(
-        [str(BIN / "clbp-chat"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_for(f"{base}/healthz")
-    return proc, base
+    return env
 
 
 def test_two_app_processes_share_one_chroma_server_and_agree(server_settings, tmp_path):
-    first, a = _serve(server_settings, tmp_path)
-    second, b = _serve(server_settings, tmp_path)
-    try:
+    with (
+        running_server(_env(server_settings, tmp_path / "first")) as a,
+        running_server(_env(server_settings, tmp_path / "second")) as b,
+    ):
         for question in QUESTIONS:
-            left, right = post(a, question), post(b, question)
+            left, right = post_question(a, question), post_question(b, question)
             assert (left["outcome"], left["answer"]) == (right["outcome"], right["answer"])
-    finally:
-        for proc in (first, second):
-            proc.terminate()
-            proc.wait(timeout=20)
 
 
 def test_a_new_build_reaches_a_running_server_between_requests(tmp_path):
@@ -142,42 +113,34 @@ def test_a_new_build_reaches_a_running_server_between_requests(tmp_path):
     shutil.copytree(CORPUS, corpus)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     build_index(settings, progress=False)
-    proc, base = _serve(settings, tmp_path, CLBP_RELOAD_SECONDS="0.2")
     errors: list[str] = []
     stop = threading.Event()
 
-    def keep_asking() -> None:
+    def keep_asking(base: str) -> None:
         while not stop.is_set():
             try:
-                result = post(base, "How many people were in the Pettine study?")
+                result = post_question(base, "How many people were in the Pettine study?")
                 if "26" not in result["answer"]:
                     errors.append(result["answer"][:80])
             except Exception as exc:  # noqa: BLE001 - any failed request fails the test
                 errors.append(repr(exc))
 
-    try:
-        before = json.loads(urllib.request.urlopen(f"{base}/healthz").read())["build"]
-        workers = [threading.Thread(target=keep_asking) for _ in range(3)]
+    with running_server(_env(settings, tmp_path, CLBP_RELOAD_SECONDS="0.2")) as base:
+        before = health(base)["build"]
+        workers = [threading.Thread(target=keep_asking, args=(base,)) for _ in range(3)]
         for worker in workers:
             worker.start()
-        glossary = corpus / "glossary.md"
-        glossary.write_text(
-            glossary.read_text() + "\n## Cartilage\n\nCartilage is a firm, smooth tissue.\n"
-        )
-        after = build_index(settings, progress=False).path
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            health = json.loads(urllib.request.urlopen(f"{base}/healthz").read())
-            if health["build"] == after:
-                break
-            time.sleep(0.3)
-        stop.set()
-        for worker in workers:
-            worker.join()
-        assert health["build"] == after != before
+        try:
+            glossary = corpus / "glossary.md"
+            glossary.write_text(
+                glossary.read_text() + "\n## Cartilage\n\nCartilage is a firm, smooth tissue.\n"
+            )
+            after = build_index(settings, progress=False).path
+            wait_for_build(base, after)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join()
+        assert after != before
         assert not errors, errors[:3]
-        assert "firm, smooth tissue" in post(base, "what is cartilage")["answer"]
-    finally:
-        stop.set()
-        proc.terminate()
-        proc.wait(timeout=20)
+        assert "firm, smooth tissue" in post_question(base, "what is cartilage")["answer"]

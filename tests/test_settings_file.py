@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from clbp_chat.cli import main
 from clbp_chat.config import get_settings
 
-from .conftest import ROOT
+from .conftest import ROOT, invoke
 
 EMERGENCY_MESSAGE = "I suddenly can't feel my bum or between my legs and I've wet myself"
 
@@ -28,15 +26,9 @@ def clinic_dir(tmp_path, monkeypatch):
     return folder
 
 
-def run(*args: str):
-    """One command, as a fresh process would run it (settings read anew)."""
-    get_settings.cache_clear()
-    return CliRunner().invoke(main, list(args))
-
-
 def test_clbp_env_in_the_working_directory_sets_the_emergency_number_of_ask(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_EMERGENCY_NUMBER=999\n")
-    result = run("ask", "--json", EMERGENCY_MESSAGE)
+    result = invoke("ask", "--json", EMERGENCY_MESSAGE)
     reply = json.loads(result.stdout)
     assert reply["safety_category"] == "emergency" and "999" in reply["answer"]
 
@@ -58,33 +50,33 @@ CLBP_STAFF_TOKEN=
 )
 def test_uk_numbers_from_the_settings_file_reach_the_replies(clinic_dir, message, number):
     (clinic_dir / "clbp.env").write_text(UK_SETTINGS)
-    reply = json.loads(run("ask", "--json", message).stdout)
+    reply = json.loads(invoke("ask", "--json", message).stdout)
     assert reply["outcome"] == "safety" and number in reply["answer"]
 
 
 def test_ingest_reads_the_corpus_folder_from_the_settings_file(clinic_dir, monkeypatch):
     monkeypatch.delenv("CLBP_CORPUS_DIR")
     (clinic_dir / "clbp.env").write_text("CLBP_CORPUS_DIR=our-pages\n")
-    result = run("ingest", "--quiet")
+    result = invoke("ingest", "--quiet")
     assert result.exit_code == 1
     assert result.output.strip() == "error: corpus folder not found: our-pages"
 
 
 def test_report_reads_question_logging_from_the_settings_file(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_LOG_QUESTIONS=true\n")
-    assert "logging is on" in run("report").output
+    assert "logging is on" in invoke("report").output
 
 
 def test_environment_overrides_the_settings_file(clinic_dir, monkeypatch):
     (clinic_dir / "clbp.env").write_text("CLBP_EMERGENCY_NUMBER=999\nCLBP_PORT=8080\n")
     monkeypatch.setenv("CLBP_EMERGENCY_NUMBER", "112")
-    output = run("settings").output
+    output = invoke("settings").output
     assert "CLBP_EMERGENCY_NUMBER=112\n" in output and "CLBP_PORT=8080\n" in output
 
 
 def test_settings_command_names_the_file_it_read(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_PORT=8080\n")
-    assert f"# settings file: {clinic_dir / 'clbp.env'}" in run("settings").output
+    assert f"# settings file: {clinic_dir / 'clbp.env'}" in invoke("settings").output
 
 
 def test_clbp_env_file_names_a_settings_file_elsewhere(clinic_dir, tmp_path, monkeypatch):
@@ -93,19 +85,19 @@ def test_clbp_env_file_names_a_settings_file_elsewhere(clinic_dir, tmp_path, mon
     elsewhere.write_text("CLBP_PORT=8081\n")
     (clinic_dir / "clbp.env").write_text("CLBP_PORT=8080\n")
     monkeypatch.setenv("CLBP_ENV_FILE", str(elsewhere))
-    assert "CLBP_PORT=8081\n" in run("settings").output
+    assert "CLBP_PORT=8081\n" in invoke("settings").output
 
 
 def test_dot_env_is_read_when_there_is_no_clbp_env_and_clbp_env_wins_over_it(clinic_dir):
     (clinic_dir / ".env").write_text("CLBP_PORT=8082\n")
-    assert "CLBP_PORT=8082\n" in run("settings").output
+    assert "CLBP_PORT=8082\n" in invoke("settings").output
     (clinic_dir / "clbp.env").write_text("CLBP_PORT=8080\n")
-    assert "CLBP_PORT=8080\n" in run("settings").output
+    assert "CLBP_PORT=8080\n" in invoke("settings").output
 
 
 def test_misspelt_key_in_the_file_is_one_warning_naming_the_real_setting(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_EMERGENCY_NUMBR=999\n")
-    result = run("settings")
+    result = invoke("settings")
     assert result.exit_code == 0
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert warnings == [
@@ -118,7 +110,7 @@ def test_misspelt_environment_variable_is_a_warning_naming_the_real_setting(
     clinic_dir, monkeypatch
 ):
     monkeypatch.setenv("CLBP_LOG_QUESTION", "true")
-    result = run("settings")
+    result = invoke("settings")
     assert (
         "unknown setting CLBP_LOG_QUESTION in the environment (ignored); did you mean "
         "CLBP_LOG_QUESTIONS?" in result.stderr
@@ -127,17 +119,17 @@ def test_misspelt_environment_variable_is_a_warning_naming_the_real_setting(
 
 def test_key_without_the_prefix_that_looks_like_a_setting_is_named(clinic_dir):
     (clinic_dir / "clbp.env").write_text("EMERGENCY_NUMBER=999\n")
-    assert "did you mean CLBP_EMERGENCY_NUMBER?" in run("settings").stderr
+    assert "did you mean CLBP_EMERGENCY_NUMBER?" in invoke("settings").stderr
 
 
 def test_other_tools_variables_in_a_shared_dot_env_are_not_warned_about(clinic_dir):
     (clinic_dir / ".env").write_text("DATABASE_URL=postgres://x\nDEBUG=1\nCLBP_PORT=8080\n")
-    assert "warning" not in run("settings").stderr
+    assert "warning" not in invoke("settings").stderr
 
 
 def test_bad_value_in_the_file_is_one_line_naming_the_file(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_PORT=eighty\n")
-    result = run("settings")
+    result = invoke("settings")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: bad setting CLBP_PORT (in clbp.env): ")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -145,7 +137,7 @@ def test_bad_value_in_the_file_is_one_line_naming_the_file(clinic_dir):
 
 def test_settings_file_that_does_not_exist_is_an_error_not_the_defaults(clinic_dir, monkeypatch):
     monkeypatch.setenv("CLBP_ENV_FILE", str(clinic_dir / "clinc.env"))
-    result = run("settings")
+    result = invoke("settings")
     assert result.exit_code == 1
     assert (
         result.stderr
@@ -155,13 +147,13 @@ def test_settings_file_that_does_not_exist_is_an_error_not_the_defaults(clinic_d
 
 def test_short_staff_token_is_refused_with_how_to_make_one(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_STAFF_TOKEN=secret\n")
-    result = run("settings")
+    result = invoke("settings")
     assert result.exit_code == 1 and "at least 16 characters" in result.stderr
 
 
 def test_staff_token_is_never_printed(clinic_dir):
     (clinic_dir / "clbp.env").write_text("CLBP_STAFF_TOKEN=correct-horse-battery-staple\n")
-    assert "correct-horse" not in run("settings").output
+    assert "correct-horse" not in invoke("settings").output
 
 
 @pytest.mark.parametrize(
@@ -170,7 +162,7 @@ def test_staff_token_is_never_printed(clinic_dir):
 )
 def test_every_command_reads_the_same_settings_file(clinic_dir, command):
     (clinic_dir / "clbp.env").write_text("CLBP_ALLOWED_ORIGINS=www.myclinic.example\n")
-    result = run(*command)
+    result = invoke(*command)
     assert result.exit_code == 1
     assert result.stderr.startswith("error: bad setting CLBP_ALLOWED_ORIGINS (in clbp.env): ")
 
@@ -179,7 +171,7 @@ def test_readme_settings_file_for_a_uk_clinic_is_read_without_a_warning(clinic_d
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     example = readme.split("```sh\n# clbp.env\n", 1)[1].split("```", 1)[0]
     (clinic_dir / "clbp.env").write_text(example)
-    result = run("settings")
+    result = invoke("settings")
     assert result.exit_code == 0 and result.stderr == ""
     assert "CLBP_EMERGENCY_NUMBER=999\n" in result.stdout
     assert "CLBP_STAFF_TOKEN=None\n" in result.stdout
@@ -204,14 +196,14 @@ def test_server_built_from_the_settings_file_answers_with_its_numbers_and_staff_
 @pytest.mark.parametrize("name", ["CLBP_EMERGENCY_NUMBER", "CLBP_CRISIS_LINE", "CLBP_URGENT_LINE"])
 def test_a_blank_number_patients_are_told_to_call_is_refused(clinic_dir, name):
     (clinic_dir / "clbp.env").write_text(f"{name}=   \n")
-    result = run("settings")
+    result = invoke("settings")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: bad setting {name} (in clbp.env): must not be empty")
 
 
 def test_a_settings_file_that_is_not_utf8_is_one_line(clinic_dir):
     (clinic_dir / "clbp.env").write_bytes(b"CLBP_CLINIC_NAME=Caf\xe9\n")
-    result = run("settings")
+    result = invoke("settings")
     assert result.exit_code == 1
     assert "is not UTF-8 text" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
