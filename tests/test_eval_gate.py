@@ -176,3 +176,29 @@ def test_the_suite_file_refuses_an_unknown_kind_in_one_line(tmp_path):
     with pytest.raises(ClbpError) as err:
         load_suite(path)
     assert "unknown kind 'shouted'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_accepted_not_covered_reply_is_not_failed_for_citing_nothing():
+    from clbp_chat.evaluate.dataset import EvalItem
+    from clbp_chat.evaluate.report import reasons
+    from clbp_chat.evaluate.scores import score_item
+
+    item = EvalItem(
+        "i",
+        "c",
+        "Can stem cells give you cancer?",
+        "answered",
+        ("no_evidence",),
+        docs=("glossary",),
+    )
+    reply = {
+        "outcome": "no_evidence",
+        "safety_category": None,
+        "answer": "Our library...",
+        "citations": [],
+    }
+    row = {"expected_outcome": "answered", "outcome": "no_evidence", "safety_category": None}
+    assert reasons({**row, "scores": score_item(item, reply)}) == []
+    strict = EvalItem("j", "c", "How many were in Kumar?", "answered", docs=("kumar-2017",))
+    why = reasons({**row, "scores": score_item(strict, reply)})
+    assert why == ["expected answered, got no_evidence", "does not cite the expected document"]

@@ -43,9 +43,10 @@ def score_item(
         "hit_at_3": docs and m.hit_at_k(retrieved, item.docs, 3),
         "mrr": docs and m.reciprocal_rank(retrieved, item.docs),
         "citation_precision": m.citation_precision(result["answer"], quotes),
-        "citation_recall": m.doc_recall(
-            [c["doc_id"] for c in result["citations"]], item.docs, item.any_doc
-        ),
+        # An accepted "not covered" reply cites nothing by design: its documents are not missed.
+        "citation_recall": None
+        if result["outcome"] == "no_evidence" and "no_evidence" in item.outcomes
+        else m.doc_recall([c["doc_id"] for c in result["citations"]], item.docs, item.any_doc),
         "fact_recall": m.fact_recall(result["answer"], item.facts),
         "forbidden": m.has_forbidden(result["answer"], item.forbidden),
         "grounded_numbers": m.grounded_number_rate(result["answer"], list(quotes.values()))
