@@ -109,10 +109,10 @@ def test_a_slow_machine_passes_the_latency_gate_and_a_slow_answer_path_fails_it(
 def test_latency_never_hides_a_quality_failure_nor_fails_the_quality_gate(capsys):
     bounds = gate.Bounds("t", overall={"fact_recall": {"min": 0.95}}, latency=LATENCY)
     plan = Plan([], [], None, [], bounds, 0.7, None)
-    assert gate_code(_results(400, 6.0), plan, True, [], False) == gate.LATENCY_FAILED
+    assert gate_code(_results(400, 6.0), plan, True, []) == gate.LATENCY_FAILED
     err = capsys.readouterr().err
     assert "LATENCY MISSED: p50_ms" in err and "THRESHOLD MISSED" not in err
-    assert gate_code(_results(400, 6.0, fact_recall=0.5), plan, True, [], False) == 1
+    assert gate_code(_results(400, 6.0, fact_recall=0.5), plan, True, []) == 1
     err = capsys.readouterr().err
     assert "THRESHOLD MISSED: fact_recall" in err and "LATENCY MISSED: p50_ms" in err
 

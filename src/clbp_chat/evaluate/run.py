@@ -215,7 +215,7 @@ def _baseline_summary(rows: list[dict], baseline: TutorialBaseline) -> dict[str,
     }
 
 
-def gate_code(results: dict, plan: Plan, check: bool, deltas: list[str], as_json: bool) -> int:
+def gate_code(results: dict, plan: Plan, check: bool, deltas: list[str]) -> int:
     """Print each gate's misses on its own lines; 1 when quality fails (a quality regression of
     ``--compare`` included), else 3 when only latency does, else 0."""
     if not check or plan.bounds is None:
@@ -249,4 +249,4 @@ def run_eval(
     deltas = compare(results, plan.before) if plan.before else []
     write_outputs(results, out, deltas)
     echo_summary(results, out, deltas, previous, as_json)
-    return gate_code(results, plan, check, deltas, as_json)
+    return gate_code(results, plan, check, deltas)
