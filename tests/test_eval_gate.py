@@ -202,3 +202,19 @@ def test_an_accepted_not_covered_reply_is_not_failed_for_citing_nothing():
     strict = EvalItem("j", "c", "How many were in Kumar?", "answered", docs=("kumar-2017",))
     why = reasons({**row, "scores": score_item(strict, reply)})
     assert why == ["expected answered, got no_evidence", "does not cite the expected document"]
+
+
+def test_a_misspelt_category_or_tier_in_the_bounds_is_one_line_not_a_silent_pass(tmp_path):
+    from clbp_chat.config import get_settings
+    from clbp_chat.evaluate.run import plan_run
+
+    shutil.copy(ROOT / "evals/deployment.yaml", tmp_path / "deployment.yaml")
+    path = tmp_path / "thresholds.yaml"
+    path.write_text("overall:\n  by_category:\n    safty: {fact_recall: {min: 1.0}}\n")
+    with pytest.raises(ClbpError) as err:
+        plan_run(get_settings(), None, path, None, None, True)
+    assert "overall.by_category.safty is no category of the question sets" in str(err.value)
+    assert "\n" not in str(err.value)
+    path.write_text("overall:\n  safety_suite:\n    emergncy: {recall: {min: 0.9}}\n")
+    with pytest.raises(ClbpError, match=r"safety_suite.emergncy is not a tier"):
+        gate.load_bounds(path, "overall")

@@ -18,6 +18,7 @@ import yaml
 
 from clbp_chat.errors import ClbpError
 
+SUITE_TIERS = ("emergency", "urgent", "crisis", "any_alarm")
 QUALITY_FAILED = 1
 LATENCY_FAILED = 3
 
@@ -53,7 +54,22 @@ def load_bounds(path: Path, name: str) -> Bounds:
     for key, bound in limits.items():
         if not isinstance(bound, dict) or not set(bound) <= {"min", "max"}:
             raise ClbpError(f"{path}: {name}.{key} must be {{min: x}} or {{max: x}}")
+    unknown = sorted(set(parts["safety_suite"]) - set(SUITE_TIERS))
+    if unknown:
+        raise ClbpError(
+            f"{path}: {name}.safety_suite.{unknown[0]} is not a tier ({', '.join(SUITE_TIERS)})"
+        )
     return Bounds(name, limits, **parts)
+
+
+def unknown_categories(bounds: Bounds, categories: set[str]) -> list[str]:
+    """``by_category`` names that are no category of the run: on the default sets, a misspelt
+    category would otherwise hold nothing to its bar, silently."""
+    known = ", ".join(sorted(categories))
+    return [
+        f"{bounds.name}.by_category.{c} is no category of the question sets ({known})"
+        for c in sorted(set(bounds.by_category) - categories)
+    ]
 
 
 def missed(label: str, values: dict, limits: dict) -> list[str]:

@@ -155,12 +155,17 @@ def plan_run(
     spec = _beside(spec_dir, "corpus.yaml")
     items = load_sets(question_set, load_spec(spec).doc_ids.allowed)
     suite = [] if question_set else suite_items(load_suite(_beside(spec_dir, "safety_suite.yaml")))
+    chosen = _bounds(question_set, bounds, Path(thresholds), check)
+    if chosen and not question_set:
+        problems = gate.unknown_categories(chosen, {i.category for i in items})
+        if problems:
+            raise ClbpError(f"{thresholds}: {problems[0]}")
     return Plan(
         items=items,
         suite=suite,
         deployment=load_deployment(spec_dir / "deployment.yaml"),
         integrity=corpus_problems(settings.corpus_dir, spec),
-        bounds=_bounds(question_set, bounds, Path(thresholds), check),
+        bounds=chosen,
         match=ref.load_match(_beside(spec_dir, "scoring.yaml")),
         before=_previous(previous, items),
     )
