@@ -1,8 +1,8 @@
 """How many deliberately broken variants of the system the release gate catches.
 
 Run by `make bench` (or `python benchmarks/bench_mutations.py [NAME ...]` for some variants). Each
-variant in `evals/mutations.yaml` (a setting, a messages file or a corpus edit) goes through the same
-steps as `make eval`: ingest (corpus edits: a temporary copy of corpus/ indexed into a temporary
+variant in `evals/mutations.yaml` (a setting, a messages file, a corpus edit or an engine fault)
+goes through the same steps as `make eval`: ingest (corpus edits: a temporary copy of corpus/ indexed into a temporary
 folder; the real corpus and index are never touched), `clbp-chat eval --check`, then the patient
 dev set with its own bounds when `../shared/dev` is present. The gate runs in this one process, so
 the model loads once and embeds each distinct text once (the same model gives the same vector), so
@@ -37,10 +37,14 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ROOT / "evals" / "mutations.yaml"
 THRESHOLDS = Path("evals/thresholds.yaml")
 DEV_SET = Path("../shared/dev/patient-questions.yaml")
-KINDS = ("settings", "messages", "corpus")
-# A latency bound missed on this shared machine is noise, not the variant: it never counts as a catch.
+KINDS = ("settings", "messages", "corpus", "engine")
+# A latency figure among the quality bounds (as gates before the latency gate had them) is noise on
+# this shared machine, never a catch; the latency gate's own misses (LATENCY MISSED, which allow
+# for noise) are.
 LATENCY = "latency_"
 _MISSED = re.compile(r"^THRESHOLD MISSED: ([^\n]*)", re.M)
+_SLOW = re.compile(r"^LATENCY MISSED: ([^\n]*)", re.M)
+ENGINE_FAULTS = ("learned_layers", "gate", "library_delay_ms")
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def _edit_corpus(corpus: Path, edits: list[dict]) -> None:
 
 def variant_env(variant: Variant | None, work: Path) -> dict[str, str]:
     """The environment variables that make this variant (files it needs written under ``work``)."""
-    if variant is None:
+    if variant is None or variant.kind == "engine":
         return {}
     if variant.kind == "settings":
         return {k: str(v) for k, v in variant.change.items()}
@@ -123,6 +127,44 @@ def _embed_each_text_once() -> None:
         return np.stack([memo[t] for t in texts]) if texts else original(self, texts, batch_size)
 
     SentenceEmbeddings.encode = encode
+
+
+@contextlib.contextmanager
+def engine_fault(variant: Variant | None):
+    """An engine fault for the variant's run (restored after): the learned layers off (a model
+    cache that cannot be read), the safety gate on its patterns alone (the model failed to load
+    for it), or every library answer slowed by ``library_delay_ms``."""
+    from clbp_chat import safety
+    from clbp_chat.answer import Engine
+
+    change = variant.change if variant and variant.kind == "engine" else {}
+    known = {"learned_layers": "off", "gate": "patterns"}
+    bad = [
+        f"{k}: {v!r}"
+        for k, v in change.items()
+        if k not in ENGINE_FAULTS or (k in known and v != known[k])
+    ]
+    if bad:  # a fault that would do nothing must stop the bench, not pass as "not caught"
+        raise SystemExit(f"engine variant {variant.name}: unknown fault {bad[0]} (quote 'off')")
+    saved = {name: Engine.__dict__[name] for name in ("classifiers", "gate", "from_library")}
+    if change.get("learned_layers") == "off":
+        Engine.classifiers = property(lambda self: None)
+    if change.get("gate") == "patterns":
+        patterns = safety.SafetyGate()
+        Engine.gate = property(lambda self: patterns)
+    if change.get("library_delay_ms"):
+        slow, delay = saved["from_library"], float(change["library_delay_ms"]) / 1000
+
+        def from_library(self, triaged):
+            time.sleep(delay)
+            return slow(self, triaged)
+
+        Engine.from_library = from_library
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(Engine, name, value)
 
 
 @contextlib.contextmanager
@@ -163,8 +205,10 @@ def gate(work: Path) -> Verdict:
                 )
                 missed = _MISSED.findall(output.getvalue())
                 quality = [m for m in missed if not m.startswith(LATENCY)]
-                if code and (quality or not missed):
-                    return Verdict(True, f"{label}: {'; '.join(quality)[:140] or 'exit 1'}")
+                slow = _SLOW.findall(output.getvalue())
+                if code and (quality or slow or not missed):
+                    by = "; ".join(quality) or ("latency: " + "; ".join(slow) if slow else "")
+                    return Verdict(True, f"{label}: {by[:140] or f'exit {code}'}")
     except ClbpError as exc:
         return Verdict(True, f"stopped: {str(exc)[:120]}")
     except Exception as exc:  # noqa: BLE001 - a crash fails `make eval` too; shown as such
@@ -176,7 +220,7 @@ def judge(variant: Variant | None) -> Verdict:
     with tempfile.TemporaryDirectory(prefix="clbp-mutation-") as tmp:
         work = Path(tmp)
         started = time.perf_counter()
-        with _environment(variant_env(variant, work)):
+        with _environment(variant_env(variant, work)), engine_fault(variant):
             verdict = gate(work)
         verdict.seconds = time.perf_counter() - started
         return verdict

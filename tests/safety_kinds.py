@@ -11,7 +11,10 @@ from pathlib import Path
 
 import yaml
 
-DATA = Path(__file__).resolve().parent / "data"
+from clbp_chat.evaluate.suite import load_suite, typo  # noqa: F401 - typo is part of this module's API
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
 SPLITS = {
     "tune": DATA / "safety_tune.yaml",
     "heldout": DATA / "safety_heldout.yaml",
@@ -19,12 +22,8 @@ SPLITS = {
     "heldout2": DATA / "safety_heldout2.yaml",
 }
 ALARMS = ("emergency", "urgent", "crisis")
-STORIES = (
-    "Long story, sorry. Ive had back pain for about {n} years, tried physio, tablets and a chiro. "
-    "{msg}. Anyway, how many people were in the Kumar study?",
-    "hi there, my GP suggested I read up on this. {msg}, and I wanted to ask whether the "
-    "injections are a one-off",
-)
+# The same stories and typos as the release gate's held-out suite (evals/safety_suite.yaml).
+STORIES = tuple(load_suite(ROOT / "evals" / "safety_suite.yaml").stories)
 
 
 @dataclass(frozen=True)
@@ -38,19 +37,6 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.split}-{self.expected}-{self.kind}:{self.text[:40]}"
-
-
-def typo(text: str) -> str:
-    """Swap two middle letters in every second word of six letters or more (deterministic)."""
-    out, count = [], 0
-    for word in text.split(" "):
-        if len(word) >= 6 and word.isalpha():
-            count += 1
-            if count % 2:
-                i = len(word) // 2
-                word = word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
-        out.append(word)
-    return " ".join(out)
 
 
 def cases(split: str) -> list[Case]:

@@ -77,7 +77,9 @@ def test_a_broken_corpus_sentence_puts_its_item_on_the_failing_list(
     monkeypatch.setenv("CLBP_CORPUS_DIR", str(corpus_copy))
     monkeypatch.setenv("CLBP_INDEX_DIR", str(index))
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["eval", "--set", str(one), "--out", str(out), "--check"])
+    result = CliRunner().invoke(
+        main, ["eval", "--set", str(one), "--out", str(out), "--check", "--bounds", "overall"]
+    )
     assert result.exit_code == 1
     report = (out / "report.md").read_text(encoding="utf-8")
     failing = report.split("## Failing items and why")[1]

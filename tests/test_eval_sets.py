@@ -53,3 +53,42 @@ def test_a_patient_format_item_with_an_unknown_key_is_refused(tmp_path):
     path.write_text(yaml.safe_dump([{"q": "hi", "expect": "answered", "mustt": ["x"]}]))
     with pytest.raises(ClbpError, match="patients.yaml: item 1: unknown key 'mustt'"):
         load_sets(path, DOC_IDS)
+
+
+def test_missing_keys_bad_history_and_every_unknown_top_level_key_are_one_line_each(tmp_path):
+    path = tmp_path / "bad.yaml"
+    items = [
+        {"question": "Q?"},
+        {"id": "h", "question": "Q?", "history": [{"role": "robot", "content": "x"}]},
+    ]
+    path.write_text(yaml.safe_dump({"catgory": "x", "outcom": "answered", "items": items}))
+    with pytest.raises(ClbpError) as err:
+        load_sets(path, DOC_IDS)
+    assert str(err.value).splitlines() == [
+        "bad.yaml: unknown top-level key 'catgory'",
+        "bad.yaml: unknown top-level key 'outcom'",
+    ]
+    path.write_text(yaml.safe_dump({"items": items}))
+    with pytest.raises(ClbpError) as err:
+        load_sets(path, DOC_IDS)
+    assert str(err.value).splitlines() == [
+        "bad.yaml: item 1: missing 'id'",
+        "bad.yaml: item h: history turn 1 is not {role: user|assistant, content: text}",
+    ]
+
+
+def test_an_item_may_accept_alternative_outcomes_and_safety_categories(tmp_path):
+    path = tmp_path / "alt.yaml"
+    items = [
+        {"id": "a", "question": "Q?", "outcome": ["answered", "no_evidence"], "facts": r"\b26\b"},
+        {
+            "id": "u",
+            "question": "Q?",
+            "outcome": "safety",
+            "safety_category": ["urgent", "emergency"],
+        },
+    ]
+    path.write_text(yaml.safe_dump({"items": items}))
+    a, u = load_sets(path, DOC_IDS)
+    assert a.outcomes == ("answered", "no_evidence") and a.facts == (r"\b26\b",)
+    assert u.safety_categories == ("urgent", "emergency")

@@ -157,6 +157,7 @@ def test_eval_gate_fails_a_deployment_with_a_wrong_emergency_number(
     bounds.write_text("overall:\n  safety_reply_ok: {min: 1.0}\n", encoding="utf-8")
     shutil.copy(ROOT / "evals" / "deployment.yaml", tmp_path / "deployment.yaml")
     args = ["eval", "--set", "evals/sets/safety.yaml", "--thresholds", str(bounds), "--check"]
+    args += ["--bounds", "overall"]
     right = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "run")])
     assert right.exit_code == 0, right.output
     monkeypatch.setenv("CLBP_EMERGENCY_NUMBER", "555-0100")

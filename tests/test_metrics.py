@@ -7,7 +7,7 @@ import pytest
 from clbp_chat.errors import ClbpError
 from clbp_chat.evaluate import metrics as m
 from clbp_chat.evaluate.compare import compare
-from clbp_chat.evaluate.run import check_thresholds
+from clbp_chat.evaluate.gate import load_bounds, quality_misses
 
 QUOTE = "The Pettine study included 26 patients with degenerative disc disease."
 
@@ -75,6 +75,11 @@ def test_compare_marks_regressions_in_the_bad_direction_only():
     )
     assert any(line.startswith("fact_recall") and "REGRESSION" in line for line in lines)
     assert any(line.startswith("forbidden_rate") and "REGRESSION" not in line for line in lines)
+
+
+def check_thresholds(overall: dict, path, by_category: dict | None = None) -> list[str]:
+    results = {"overall": overall, "by_category": by_category or {}}
+    return quality_misses(results, load_bounds(path, "overall"))
 
 
 def test_thresholds_report_every_missed_bound(tmp_path):

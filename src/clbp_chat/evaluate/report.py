@@ -8,6 +8,7 @@ FAMILIES = {
     "retrieval": ["hit_at_1", "hit_at_3", "mrr"],
     "citations": ["citation_precision", "citation_recall"],
     "answers": ["fact_recall", "grounded_number_rate", "faithfulness", "forbidden_rate"],
+    "references": ["answer_relevance", "completeness"],
     "outcomes": ["outcome_accuracy", "safety_recall", "safety_false_positive_rate"],
 }
 
@@ -46,7 +47,7 @@ def reasons(row: dict) -> list[str]:
     return out
 
 
-def tier_lines(tiers: dict[str, dict]) -> list[str]:
+def tier_lines(tiers: dict[str, dict], show_missed: bool = True) -> list[str]:
     """One row per safety category: caught of expected, and false alarms on calm items."""
     if not tiers:
         return ["No safety items in this set."]
@@ -59,9 +60,65 @@ def tier_lines(tiers: dict[str, dict]) -> list[str]:
         fa_low, fa_high = t["false_alarm_95"]
         rows.append(
             f"| {tier} | {t['caught']}/{t['n']} | {t['recall']:.0%} [{low:.0%}, {high:.0%}] "
-            f"| {t['false_alarms']} [{fa_low:.1%}, {fa_high:.1%}] | {', '.join(t['missed']) or '-'} |"
+            f"| {t['false_alarms']} [{fa_low:.1%}, {fa_high:.1%}] "
+            f"| {(', '.join(t['missed']) if show_missed else len(t['missed'])) or '-'} |"
         )
     return rows
+
+
+def _first_line(answer: str) -> str:
+    return answer.strip().splitlines()[0][:100] if answer.strip() else ""
+
+
+def failing_lines(results: dict) -> list[str]:
+    """For the terminal: each fixed reply that missed deployment.yaml, and every failing item of
+    the question sets with its reasons, the question and the answer's first line."""
+    out = []
+    for r in results["rows"]:
+        if r["scores"].get("safety_reply_problems"):
+            problems = "; ".join(r["scores"]["safety_reply_problems"])
+            out.append(f"SAFETY REPLY {r['id']} ({r['safety_category']}): {problems}")
+        why = reasons(r)
+        if why:
+            out.append(
+                f"FAIL {r['id']}: {'; '.join(why)} | Q: {r['question'][:70]} "
+                f"| A: {_first_line(r['answer'])}"
+            )
+    return out
+
+
+def suite_lines(suite: dict | None, terminal: bool = False) -> list[str]:
+    """The held-out safety suite: its tier table, then every message it missed or wrongly
+    alarmed on, with what came back."""
+    if not suite:
+        return ["Held-out safety suite: not run (it runs with the default sets, not with --set)."]
+    total = suite["any_alarm"]
+    low, high = total["recall_95"]
+    lines = [
+        f"Held-out safety suite ({suite['n']} messages, evals/safety_suite.yaml): caught "
+        f"{total['caught']}/{total['n']} [{low:.0%}, {high:.0%}], false alarms "
+        f"{total['false_alarms']}/{total['calm']}, replies that missed deployment.yaml: "
+        f"{total['reply_problems']}",
+        *tier_lines(suite["tiers"], show_missed=False),
+        "",
+    ]
+    mark = "HELD-OUT MISSED " if terminal else "- "
+    lines += [
+        f"{mark}{f['id']}: expected {'/'.join(f['expected'])}, got {f['got']} | {f['question'][:220]!r}"
+        + ("" if f["reasons"][0].startswith("expected") else f" ({'; '.join(f['reasons'])})")
+        for f in suite["failing"]
+    ] or ["No message missed."]
+    return lines
+
+
+def latency_lines(latency: dict | None) -> list[str]:
+    if not latency:
+        return ["Latency: not measured."]
+    return [
+        f"Latency (gated apart from quality): median {latency['p50_ms']} ms, p95 "
+        f"{latency['p95_ms']} ms; the tutorial peer on the same questions {latency['peer_p50_ms']}"
+        f" ms; ratio {latency['ratio_to_peer_p50']}"
+    ]
 
 
 def write_report(results: dict, path: Path, deltas: list[str]) -> None:
@@ -95,6 +152,14 @@ def write_report(results: dict, path: Path, deltas: list[str]) -> None:
         "## Safety per tier (95% Wilson intervals)",
         "",
         *tier_lines(results.get("safety_tiers", {})),
+        "",
+        "## Held-out safety suite",
+        "",
+        *suite_lines(results.get("safety_suite")),
+        "",
+        "## Latency",
+        "",
+        *latency_lines(results.get("latency")),
         "",
         "## Corpus integrity (evals/corpus.yaml)",
         "",

@@ -1,80 +1,52 @@
-"""`clbp-chat eval`: run the question sets, score every answer, write the report, gate on thresholds."""
+"""`clbp-chat eval`: run the question sets and the held-out safety suite, score every answer, write
+the report, gate on a named section of the thresholds file."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import statistics
-import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from clbp_chat.answer import Engine
 from clbp_chat.config import Settings
-from clbp_chat.corpus import corpus_hash
 from clbp_chat.errors import ClbpError, InvalidQuestion
+from clbp_chat.evaluate import gate
 from clbp_chat.evaluate import metrics as m
+from clbp_chat.evaluate import references as ref
 from clbp_chat.evaluate.baseline import TutorialBaseline
 from clbp_chat.evaluate.compare import check_same_questions, compare
 from clbp_chat.evaluate.dataset import EvalItem, load_sets
 from clbp_chat.evaluate.deployment import Deployment, load_deployment
 from clbp_chat.evaluate.integrity import corpus_problems, load_spec
-from clbp_chat.evaluate.report import reasons, tier_lines, write_charts, write_report
+from clbp_chat.evaluate.outputs import configuration, echo_summary, write_outputs
+from clbp_chat.evaluate.report import reasons
+from clbp_chat.evaluate.scores import aggregate, latency_summary, mean, score_item, suite_summary
+from clbp_chat.evaluate.suite import load_suite, suite_items
 from clbp_chat.evaluate.tiers import safety_tiers
 
-# The corpus checks: the file beside the thresholds file when there is one, else this one.
-CORPUS_SPEC = Path("evals/corpus.yaml")
+# The eval's own files are read beside the thresholds file when there, else from here
+# (deployment.yaml excepted: the expectations must be the evaluator's for this gate).
+EVALS = Path("evals")
+DEFAULT_BOUNDS = "overall"
 
 
-def score_item(
-    item: EvalItem, result: dict[str, Any], deployment: Deployment | None = None
-) -> dict[str, Any]:
-    """Every metric for one item (None where it does not apply)."""
-    quotes = {c["n"]: c["quote"] for c in result["citations"]}
-    cited = [c["doc_id"] for c in result["citations"]]
-    retrieved = result.get("retrieved_doc_ids", [])
-    categories = item.safety_categories or ((item.safety_category,) if item.safety_category else ())
-    outcome_ok = result["outcome"] in (item.outcome, *item.also_accepted) and (
-        not categories or result["safety_category"] in categories
-    )
-    answered = result["outcome"] != "safety" or result["citations"]
-    return {
-        "outcome_ok": 1.0 if outcome_ok else 0.0,
-        "hit_at_1": m.hit_at_k(retrieved, item.docs, 1) if item.docs else None,
-        "hit_at_3": m.hit_at_k(retrieved, item.docs, 3) if item.docs else None,
-        "mrr": m.reciprocal_rank(retrieved, item.docs) if item.docs else None,
-        "citation_precision": m.citation_precision(result["answer"], quotes),
-        "citation_recall": m.doc_recall(cited, item.docs, item.any_doc),
-        "fact_recall": m.fact_recall(result["answer"], item.facts),
-        "forbidden": m.has_forbidden(result["answer"], item.forbidden),
-        "grounded_numbers": m.grounded_number_rate(result["answer"], list(quotes.values()))
-        if answered and quotes
-        else None,
-        "faithfulness": m.faithfulness(result["answer"], quotes) if quotes else None,
-        "readability_grade": m.readability_grade(result["answer"]) if quotes else None,
-        "safety_reply_problems": deployment.problems(result["safety_category"], result["answer"])
-        if deployment and result["outcome"] == "safety"
-        else None,
-        "no_evidence_reply_problems": deployment.problems("no_evidence", result["answer"])
-        if deployment and result["outcome"] == "no_evidence"
-        else None,
-    }
+@dataclass
+class Plan:
+    """What one run asks and what it is held to, all read and validated before any question."""
 
-
-def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return round(statistics.fmean(present), 4) if present else None
-
-
-def _reply_ok(scores: list[dict[str, Any]], key: str) -> float | None:
-    """Share of the fixed replies checked under ``key`` that said what deployment.yaml expects."""
-    return _mean([0.0 if s[key] else 1.0 for s in scores if s.get(key) is not None])
+    items: list[EvalItem]
+    suite: list[EvalItem]
+    deployment: Deployment
+    integrity: list[str]
+    bounds: gate.Bounds | None
+    match: float
+    before: dict | None
 
 
 def _result(engine: Engine, item: EvalItem) -> dict[str, Any]:
@@ -93,157 +65,64 @@ def _result(engine: Engine, item: EvalItem) -> dict[str, Any]:
         }
 
 
-def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Metrics over a group of scored rows."""
-    scores = [r["scores"] for r in rows]
-    safety_expected = [r for r in rows if r["expected_outcome"] == "safety"]
-    not_safety = [r for r in rows if r["expected_outcome"] != "safety"]
-    latencies = [r["latency_ms"] for r in rows]
-    return {
-        "n": len(rows),
-        "outcome_accuracy": _mean([s["outcome_ok"] for s in scores]),
-        "hit_at_1": _mean([s["hit_at_1"] for s in scores]),
-        "hit_at_3": _mean([s["hit_at_3"] for s in scores]),
-        "mrr": _mean([s["mrr"] for s in scores]),
-        "citation_precision": _mean([s["citation_precision"] for s in scores]),
-        "citation_recall": _mean([s["citation_recall"] for s in scores]),
-        "fact_recall": _mean([s["fact_recall"] for s in scores]),
-        "forbidden_rate": _mean([s["forbidden"] for s in scores]),
-        "grounded_number_rate": _mean([s["grounded_numbers"] for s in scores]),
-        "faithfulness": _mean([s["faithfulness"] for s in scores]),
-        "readability_grade": _mean([s["readability_grade"] for s in scores]),
-        "safety_recall": _mean([r["scores"]["outcome_ok"] for r in safety_expected]),
-        "safety_reply_ok": _reply_ok(scores, "safety_reply_problems"),
-        "no_evidence_reply_ok": _reply_ok(scores, "no_evidence_reply_problems"),
-        "safety_false_positive_rate": _mean(
-            [1.0 if r["outcome"] == "safety" else 0.0 for r in not_safety]
-        ),
-        "latency_p50_ms": round(m.percentile(latencies, 50), 1),
-        "latency_p95_ms": round(m.percentile(latencies, 95), 1),
-    }
-
-
-def _missed(label: str, values: dict, limits: dict) -> list[str]:
-    missed = []
-    for name, bound in limits.items():
-        value = values.get(name)
-        if value is None:
-            missed.append(f"{label}{name}: no value in this run")
-        elif "min" in bound and value < bound["min"]:
-            missed.append(f"{label}{name} = {value} is below the minimum {bound['min']}")
-        elif "max" in bound and value > bound["max"]:
-            missed.append(f"{label}{name} = {value} is above the maximum {bound['max']}")
-    return missed
-
-
-def check_thresholds(
-    overall: dict, path: Path, bounds: str = "overall", by_category: dict | None = None
-) -> list[str]:
-    """Every threshold of the ``bounds`` section of ``path`` the run missed, as readable lines.
-
-    The section's ``by_category`` bounds hold a category of this run to its own bar (a safety
-    item's missing fact must not hide in the overall mean); a category the run lacks is skipped.
-    """
-    try:
-        limits = dict(yaml.safe_load(path.read_text(encoding="utf-8"))[bounds])
-    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
-        raise ClbpError(f"cannot read thresholds {path}: {exc}") from None
-    per_category = limits.pop("by_category", None) or {}
-    missed = _missed("", overall, limits)
-    for category, category_limits in per_category.items():
-        if by_category and category in by_category:
-            missed += _missed(f"[{category}] ", by_category[category], category_limits)
-    return missed
-
-
-def _row(item: EvalItem, result: dict[str, Any], base: list[str], deployment: Deployment) -> dict:
+def _row(item: EvalItem, result: dict[str, Any], plan: Plan, engine: Engine) -> dict:
     """One item's record in results.json: what was asked, what came back, and its scores."""
-    ranked = list(dict.fromkeys(base))
+    scores = score_item(item, result, plan.deployment)
+    if result["outcome"] == "answered":
+        scores["answer_relevance"] = ref.relevance(item.question, result["answer"], engine.encoder)
+    if item.reference and item.outcome == "answered":
+        scores["completeness"] = ref.completeness(
+            result["answer"], item.reference, engine.encoder, plan.match
+        )
     return {
         "id": item.id,
         "category": item.category,
         "question": item.question,
         "expected_outcome": item.outcome,
-        "accepted_outcomes": [item.outcome, *item.also_accepted],
-        "expected_safety": list(
-            item.safety_categories or ((item.safety_category,) if item.safety_category else ())
-        ),
+        "accepted_outcomes": list(item.outcomes),
+        "expected_safety": list(item.safety_categories),
         "outcome": result["outcome"],
         "safety_category": result["safety_category"],
         "answer": result["answer"],
         "cited_doc_ids": [c["doc_id"] for c in result["citations"]],
         "latency_ms": result["latency_ms"],
-        "scores": score_item(item, result, deployment),
-        "baseline": {
+        "scores": scores,
+        "contexts": [c["quote"] for c in result["citations"]],
+        "reference": item.reference,
+    }
+
+
+def _with_baseline(row: dict, item: EvalItem, baseline: TutorialBaseline) -> dict:
+    """The tutorial peer on the same question, timed right after ours: its ranking for the
+    retrieval comparison and its time for the latency ratio."""
+    started = time.perf_counter()
+    ranked = list(dict.fromkeys(baseline.retrieve(item.question)))
+    row["peer_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    row["baseline"] = (
+        {
             "hit_at_1": m.hit_at_k(ranked, item.docs, 1),
             "hit_at_3": m.hit_at_k(ranked, item.docs, 3),
             "mrr": m.reciprocal_rank(ranked, item.docs),
         }
         if item.docs
-        else None,
-        "contexts": [c["quote"] for c in result["citations"]],
-        "reference": "; ".join(item.facts),
-    }
+        else None
+    )
+    return row
 
 
-def _code_version() -> str:
-    """The package version and, in a git checkout, the commit (with '+dirty' for local edits)."""
-    version = metadata.version("clbp-chat")
-    try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty=+dirty"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return version
-    return f"{version} ({commit})"
-
-
-def configuration(settings: Settings, items: list[EvalItem], bounds: str) -> dict[str, Any]:
-    """What this run measured: every setting, the corpus, the model, the code and the questions,
-    so two results.json files say whether they can be compared."""
-    questions = json.dumps([(i.id, i.question, i.history) for i in items], sort_keys=True)
-    return {
-        "settings": json.loads(settings.model_dump_json()),
-        "corpus_hash": corpus_hash(settings.corpus_dir),
-        "model": f"{settings.embedding_model} ({settings.embedding_backend})",
-        "code_version": _code_version(),
-        "question_set_hash": hashlib.sha256(questions.encode()).hexdigest(),
-        "bounds": bounds,
-    }
-
-
-def _write_ragas(rows: list[dict], path: Path) -> None:
-    """RAGAS's current column names, with the item's required facts as the reference."""
-    with path.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            record = {
-                "user_input": r["question"],
-                "response": r["answer"],
-                "retrieved_contexts": r["contexts"],
-                "reference": r["reference"],
-            }
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def _echo_failures(rows: list[dict], integrity: list[str]) -> None:
-    """Every failing item with its reasons, the question and the answer's first line; then every
-    corpus problem."""
-    for r in rows:
-        if r["scores"].get("safety_reply_problems"):
-            problems = "; ".join(r["scores"]["safety_reply_problems"])
-            click.echo(f"SAFETY REPLY {r['id']} ({r['safety_category']}): {problems}", err=True)
-        why = reasons(r)
-        if why:
-            first = r["answer"].strip().splitlines()[0][:100] if r["answer"].strip() else ""
-            click.echo(
-                f"FAIL {r['id']}: {'; '.join(why)} | Q: {r['question'][:70]} | A: {first}", err=True
-            )
-    for line in integrity:
-        click.echo(f"CORPUS: {line}", err=True)
+def _bounds(question_set: Path | None, bounds: str | None, thresholds: Path, check: bool):
+    """The bounds this run is held to. A custom set is held only to bounds named for it: without
+    ``--bounds`` it says so in one line (and ``--check`` stops) rather than using the default's."""
+    if bounds is None and question_set is not None:
+        names = ", ".join(gate.sections(thresholds))
+        line = (
+            f"--set {question_set} has no bounds named: add --bounds NAME ({thresholds}: {names})"
+        )
+        if check:
+            raise ClbpError(line)
+        click.echo(f"Not gated: {line}", err=True)
+        return None
+    return gate.load_bounds(thresholds, bounds or DEFAULT_BOUNDS)
 
 
 def _previous(path: Path | None, items: list[EvalItem]) -> dict | None:
@@ -258,6 +137,106 @@ def _previous(path: Path | None, items: list[EvalItem]) -> dict | None:
     return previous
 
 
+def _beside(folder: Path, name: str) -> Path:
+    return folder / name if (folder / name).is_file() else EVALS / name
+
+
+def plan_run(
+    settings: Settings,
+    question_set: Path | None,
+    thresholds: Path,
+    bounds: str | None,
+    previous: Path | None,
+    check: bool,
+) -> Plan:
+    """Read and validate every file the run needs. The held-out safety suite runs with the
+    default sets (``make eval``); ``--set`` runs only that file."""
+    spec_dir = Path(thresholds).parent
+    spec = _beside(spec_dir, "corpus.yaml")
+    items = load_sets(question_set, load_spec(spec).doc_ids.allowed)
+    suite = [] if question_set else suite_items(load_suite(_beside(spec_dir, "safety_suite.yaml")))
+    chosen = _bounds(question_set, bounds, Path(thresholds), check)
+    if chosen and not question_set:
+        problems = gate.unknown_categories(chosen, {i.category for i in items})
+        if problems:
+            raise ClbpError(f"{thresholds}: {problems[0]}")
+    return Plan(
+        items=items,
+        suite=suite,
+        deployment=load_deployment(spec_dir / "deployment.yaml"),
+        integrity=corpus_problems(settings.corpus_dir, spec),
+        bounds=chosen,
+        match=ref.load_match(_beside(spec_dir, "scoring.yaml")),
+        before=_previous(previous, items),
+    )
+
+
+def measure(settings: Settings, plan: Plan) -> dict[str, Any]:
+    """Ask every question (ours, then the tutorial peer's), score, and sum up."""
+    from tqdm import tqdm
+
+    engine = Engine(settings)
+    engine.warm_up()
+    baseline = TutorialBaseline(settings)
+    rows = [
+        _with_baseline(_row(item, _result(engine, item), plan, engine), item, baseline)
+        for item in tqdm(plan.items, desc="Evaluating", unit="q", file=sys.stderr)
+    ]
+    suite = [
+        _row(item, _result(engine, item), plan, engine)
+        for item in tqdm(plan.suite, desc="Held-out safety", unit="q", file=sys.stderr)
+    ]
+    for row in rows + suite:
+        row["reasons"] = reasons(row)
+        row["verdict"] = "fail" if row["reasons"] else "pass"
+    categories = sorted({r["category"] for r in rows})
+    return {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "items": len(rows),
+        "configuration": configuration(settings, plan.items + plan.suite, plan.bounds),
+        "corpus_problems": plan.integrity,
+        "overall": aggregate(rows),
+        "by_category": {c: aggregate([r for r in rows if r["category"] == c]) for c in categories},
+        "safety_tiers": safety_tiers(rows),
+        "safety_suite": suite_summary(suite) if suite else None,
+        "latency": latency_summary(rows),
+        "baseline": _baseline_summary(rows, baseline),
+        "rows": rows,
+    }
+
+
+def _baseline_summary(rows: list[dict], baseline: TutorialBaseline) -> dict[str, Any]:
+    with_docs = [r for r in rows if r["baseline"]]
+    theirs = {
+        k: mean([r["baseline"][k] for r in with_docs]) for k in ("hit_at_1", "hit_at_3", "mrr")
+    }
+    ours = aggregate(with_docs)
+    return {
+        "design": "RecursiveCharacterTextSplitter 1000/200 + Chroma similarity k=4, same model",
+        "chunks": baseline.chunk_count,
+        "ours": {k: ours[k] for k in theirs},
+        "baseline": theirs,
+        "ratio": {k: round(ours[k] / v, 3) if v else None for k, v in theirs.items()},
+    }
+
+
+def gate_code(results: dict, plan: Plan, check: bool, deltas: list[str]) -> int:
+    """Print each gate's misses on its own lines; 1 when quality fails (a quality regression of
+    ``--compare`` included), else 3 when only latency does, else 0."""
+    if not check or plan.bounds is None:
+        return 0
+    quality = gate.quality_misses(results, plan.bounds)
+    quality += [d for d in deltas if d.endswith("REGRESSION")]
+    latency = gate.latency_misses(results, plan.bounds)
+    for line in quality:
+        click.echo(f"THRESHOLD MISSED: {line}", err=True)
+    for line in latency:
+        click.echo(f"LATENCY MISSED: {line}", err=True)
+    if latency and not quality:
+        click.echo("Quality gate passed; latency gate failed (exit 3).", err=True)
+    return gate.QUALITY_FAILED if quality else gate.LATENCY_FAILED if latency else 0
+
+
 def run_eval(
     settings: Settings,
     question_set: Path | None,
@@ -266,75 +245,13 @@ def run_eval(
     check: bool,
     thresholds: Path,
     as_json: bool,
-    bounds: str = "overall",
+    bounds: str | None = None,
 ) -> int:
-    """Run, write ``out/results.json``, ``report.md``, charts and ``ragas.jsonl``; return the exit code."""
-    from tqdm import tqdm
-
-    spec_dir = Path(thresholds).parent
-    spec = spec_dir / "corpus.yaml" if (spec_dir / "corpus.yaml").is_file() else CORPUS_SPEC
-    items = load_sets(question_set, load_spec(spec).doc_ids.allowed)
-    before = _previous(previous, items)
-    deployment = load_deployment(spec_dir / "deployment.yaml")
-    integrity = corpus_problems(settings.corpus_dir, spec)
-    engine = Engine(settings)
-    engine.warm_up()
-    baseline = TutorialBaseline(settings)
-    rows = []
-    for item in tqdm(items, desc="Evaluating", unit="q", file=sys.stderr):
-        base = baseline.retrieve(item.question) if item.docs else []
-        row = _row(item, _result(engine, item), base, deployment)
-        row["reasons"] = reasons(row)
-        row["verdict"] = "fail" if row["reasons"] else "pass"
-        rows.append(row)
-    categories = sorted({r["category"] for r in rows})
-    with_docs = [r for r in rows if r["baseline"]]
-    base_summary = {
-        k: _mean([r["baseline"][k] for r in with_docs]) for k in ("hit_at_1", "hit_at_3", "mrr")
-    }
-    ours = aggregate(with_docs)
-    results = {
-        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "items": len(rows),
-        "configuration": configuration(settings, items, bounds),
-        "corpus_problems": integrity,
-        "overall": aggregate(rows),
-        "by_category": {c: aggregate([r for r in rows if r["category"] == c]) for c in categories},
-        "safety_tiers": safety_tiers(rows),
-        "baseline": {
-            "design": "RecursiveCharacterTextSplitter 1000/200 + Chroma similarity k=4, same model",
-            "chunks": baseline.chunk_count,
-            "ours": {k: ours[k] for k in base_summary},
-            "baseline": base_summary,
-            "ratio": {k: round(ours[k] / v, 3) if v else None for k, v in base_summary.items()},
-        },
-        "rows": rows,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    _write_ragas(rows, out / "ragas.jsonl")
-    deltas = compare(results, before) if before else []
-    write_report(results, out / "report.md", deltas)
-    write_charts(results, out)
-    if as_json:
-        click.echo(json.dumps(results, ensure_ascii=False))
-    else:
-        click.echo((out / "report.md").read_text(encoding="utf-8").split("\n## By category")[0])
-        click.echo(f"Wrote {out}/results.json, report.md, ragas.jsonl and charts.")
-    code = 0
-    if deltas:
-        click.echo("\nCompared with " + str(previous) + ":\n" + "\n".join(deltas), err=as_json)
-        code = 1 if check and any("REGRESSION" in d for d in deltas) else 0
-    _echo_failures(rows, integrity)
-    click.echo("\nSafety per tier (95% Wilson intervals):", err=as_json)
-    for line in tier_lines(results["safety_tiers"]):
-        click.echo(line, err=as_json)
-    if check:
-        missed = check_thresholds(
-            results["overall"], Path(thresholds), bounds, results["by_category"]
-        )
-        missed += [f"corpus integrity: {len(integrity)} problem(s)"] if integrity else []
-        for line in missed:
-            click.echo(f"THRESHOLD MISSED: {line}", err=True)
-        code = 1 if missed else code
-    return code
+    """Run, write ``out/results.json``, ``report.md``, charts and ``ragas.jsonl``; return the exit
+    code (:func:`gate_code`)."""
+    plan = plan_run(settings, question_set, Path(thresholds), bounds, previous, check)
+    results = measure(settings, plan)
+    deltas = compare(results, plan.before) if plan.before else []
+    write_outputs(results, out, deltas)
+    echo_summary(results, out, deltas, previous, as_json)
+    return gate_code(results, plan, check, deltas)
