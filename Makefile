@@ -68,6 +68,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src tests benchmarks tools
 	$(BIN)/python tools/import_cycles.py src/clbp_chat
+	$(BIN)/python tools/function_length.py src
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks tools

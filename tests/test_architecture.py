@@ -19,6 +19,7 @@ from clbp_chat.report import FORMATS
 from .conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
+from function_length import long_functions  # noqa: E402
 from import_cycles import cycles, import_graph  # noqa: E402
 
 PACKAGE = ROOT / "src" / "clbp_chat"
@@ -34,6 +35,18 @@ def _package(root: Path, files: dict[str, str]) -> Path:
 
 def test_the_package_has_no_import_cycle():
     assert cycles(import_graph(PACKAGE)) == []
+
+
+def test_no_function_in_the_source_is_over_sixty_lines():
+    assert [
+        f"{p.name}:{line} {name} ({n})" for p, line, name, n in long_functions(ROOT / "src")
+    ] == []
+
+
+def test_the_length_check_finds_a_long_function(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    (tmp_path / "long.py").write_text(f"def long():\n{body}\n\n\ndef short():\n    return 1\n")
+    assert [(name, n) for _, _, name, n in long_functions(tmp_path)] == [("long", 62)]
 
 
 def test_the_cycle_check_finds_a_lazy_import_cycle(tmp_path):
