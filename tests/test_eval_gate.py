@@ -34,10 +34,10 @@ def _suite(tmp_path, messages: dict, kinds: list[str]):
     return load_suite(path)
 
 
-def test_the_shipped_suite_holds_both_held_out_files_in_every_kind():
+def test_the_shipped_suite_holds_every_held_out_file_in_every_kind():
     items = suite_items(load_suite(ROOT / "evals/safety_suite.yaml"))
-    assert {i.category for i in items} == {"safety_heldout", "safety_heldout2"}
-    assert len(items) >= 550
+    assert {i.category for i in items} == {"safety_heldout", "safety_heldout2", "safety_heldout3"}
+    assert len(items) >= 2000
     mid = [i for i in items if i.id.endswith("mid-conversation")]
     assert mid and all(len(i.history) == 4 for i in mid)
     urgent = next(i for i in items if "-urgent-" in i.id)
