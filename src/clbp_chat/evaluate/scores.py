@@ -150,10 +150,12 @@ def suite_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
+    """A failing suite message in a line: a calm one expected no alarm (any calm reply will do)."""
+    alarm = row["expected_outcome"] == "safety"
     return {
         "id": row["id"],
         "question": row["question"],
-        "expected": row["expected_safety"][:1] or row["accepted_outcomes"],
+        "expected": row["expected_safety"][:1] if alarm else ["no alarm"],
         "got": row["safety_category"] or row["outcome"],
         "reasons": row["reasons"],
     }
