@@ -72,18 +72,17 @@ def hybrid_search(
     focus: set[str],
     k: int,
     rrf_k: int,
-    asked: dict[int, float] | None = None,
+    asked: dict[int, float],
 ) -> list[ScoredChunk]:
     """The ``k`` best passages by reciprocal rank fusion of dense, BM25 and question-match ranks.
 
     ``vector`` is the message's one embedding: Chroma is queried by vector, never re-embedding.
-    ``asked`` is :func:`question_match` for that vector, when the caller already has it.
+    ``asked`` is :func:`question_match` on the message as written (``Query.question_vector``),
+    the one the engine's routing and selection read too.
     """
     by_id = index.chunk_by_id
     candidates = tuning().retrieval.candidates
     dense = nearest_chunks(index, vector, candidates)
-    if asked is None:
-        asked = question_match(index, vector)
     by_question = {index.chunks[p].id: s for p, s in asked.items()}
     keyword: dict[str, float] = {}
     tokens = tokenize(text)

@@ -92,7 +92,7 @@ class Query:
     whole_topic: bool
     vector: np.ndarray = field(repr=False)
     # The message as written (no corpus terms added), matched against sections' listed questions.
-    question_vector: np.ndarray | None = field(default=None, repr=False)
+    question_vector: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
     # What the question asks about (results, who took part...), from the learned aspect head.
     aspect: str | None = None
 
