@@ -8,7 +8,7 @@ import pytest
 
 from clbp_chat.evaluate.dataset import load_sets
 from clbp_chat.text import numbers, split_sentences
-from clbp_chat.understand import read_message
+from clbp_chat.understand import asked_parts, read_message
 
 from .conftest import ROOT
 
@@ -181,3 +181,46 @@ def test_a_lay_word_before_trial_is_not_taken_for_another_study(engine):
     answer = engine.answer("for the donor jab trial did you have to have tried physio first")
     assert "doesn't hold" not in answer.answer
     assert answer.outcome == "answered", answer.answer
+
+
+# Messages that ask two things, written by independent probe writers (never shown the code).
+@pytest.mark.parametrize(
+    ("question", "first", "second"),
+    [
+        (
+            "what does allogeneic mean and which of the 4 trials used that type of cell",
+            r"another person|donor",
+            r"Amirdelfan",
+        ),
+        (
+            "Amirdelfan 2021 - how many participants in total, and what did the authors conclude "
+            "at the end of it all?",
+            r"\b100\b",
+            r"\bsafe\b",
+        ),
+        (
+            "pettine, that oswestry score for how much you can do, where did it start and what "
+            "was it at 3 months",
+            r"\b56\.5\b",
+            r"\b22\.8\b",
+        ),
+    ],
+)
+def test_a_message_asking_two_things_is_answered_on_both(engine, question, first, second):
+    answer = engine.answer(question).answer
+    assert re.search(first, answer) and re.search(second, answer), answer
+
+
+@pytest.mark.parametrize(
+    ("message", "parts"),
+    [
+        ("how many were in kumar and how old were they", 2),
+        ("which journal was it in? what year did it come out", 2),
+        ("was it randomised? and was it blinded", 2),
+        ("out of all 4 trials, which one had the most patients", 0),
+        ("my mum is 72 and has bad discs. she is on blood thinners. is it safe for her?", 0),
+        ("if i have it, how long does it last", 0),
+    ],
+)
+def test_only_separate_questions_are_read_as_parts(message, parts):
+    assert len(asked_parts(message)) == parts, asked_parts(message)

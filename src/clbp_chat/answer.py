@@ -138,7 +138,12 @@ class Engine:
         # message as written for matching the questions sections list. Appended terms pulled
         # "Which study was the largest?" off its own listed question (0.72 instead of 1.0); matched
         # as written, blind 334 -> 337 of 399 with no new false alarm.
-        query.vector, query.question_vector = self.encoder([query.search_text, query.text])
+        vectors = self.encoder(
+            [query.search_text, query.text, *(p.search_text for p in query.parts)]
+        )
+        query.vector, query.question_vector = vectors[0], vectors[1]
+        for part, vector in zip(query.parts, vectors[2:], strict=True):
+            part.vector = vector
         if self.classifiers is not None:
             query.aspect = self.classifiers.aspect(question)
         return query

@@ -159,11 +159,40 @@ def select_sentences(
             for r in rows
         ]
     )
-    best = float(relevance.max())
+    firsts = _part_answers(index, scorer, query, rows, min_evidence)
+    best = max([float(relevance.max()), *(score for _, score in firsts)])
     if best < min_evidence:
         return Selection([], best)
     scores = relevance + _nudges(index, query, rows)
-    return Selection(_best_first(index, rows, scores, min_evidence, max_sentences), best)
+    chosen = _best_first(index, rows, scores, min_evidence, max_sentences)
+    return Selection(_led_by(index, [row for row, _ in firsts], chosen), best)
+
+
+def _part_answers(
+    index: Index, scorer: SentenceScorer, query: Query, rows: list[int], min_evidence: float
+) -> list[tuple[int, float]]:
+    """Each asked part's own best sentence and its relevance, when it counts as evidence: the
+    message ranked as a whole tends to answer its first question only ("what does allogeneic
+    mean and which trial used it?"), and a second question can pull the whole below the bar."""
+    out: list[tuple[int, float]] = []
+    for part in query.parts:
+        relevance = scorer.score(part.search_text, part.vector, rows)
+        ordered = relevance + _nudges(index, part, rows)
+        best = int(np.argmax(ordered))
+        if ordered[best] >= min_evidence:
+            out.append((rows[best], float(relevance[best])))
+    return out
+
+
+def _led_by(index: Index, firsts: list[int], chosen: list[int]) -> list[int]:
+    """The parts' answers in the order asked, then the message's own choice, less repeats."""
+    out: list[int] = []
+    limit = tuning().selection.duplicate_cosine
+    for row in [*firsts, *chosen]:
+        vec = index.sentence_vectors[row]
+        if all(float(vec @ index.sentence_vectors[c]) <= limit for c in out):
+            out.append(row)
+    return out
 
 
 def _candidate_rows(
@@ -173,10 +202,11 @@ def _candidate_rows(
     asked aspect's sections, less those a named study or the claims rule leaves out."""
     rows = [r for h in hits for r in index.sentence_rows.get(index.chunk_pos[h.chunk.id], [])]
     # Sentence-level dense search as a second candidate source: a sentence can fit a question
-    # better than its passage as a whole does.
-    dense = index.sentence_vectors @ query.vector
-    nearest = np.argsort(-dense)[: tuning().selection.sentence_candidates]
-    rows = list(dict.fromkeys(rows + [int(r) for r in nearest]))
+    # better than its passage as a whole does; each asked part brings its own nearest.
+    n = tuning().selection.sentence_candidates
+    for vector in [query.vector, *(part.vector for part in query.parts)]:
+        nearest = np.argsort(-(index.sentence_vectors @ vector))[:n]
+        rows = list(dict.fromkeys(rows + [int(r) for r in nearest]))
     rows = list(dict.fromkeys(rows + sorted(aspect_rows)))
     if query.focus:
         rows = [r for r in rows if _about_focus(index, r, query.focus)]

@@ -63,6 +63,7 @@ class Composition(_Strict):
 
 class Understanding(_Strict):
     spelt_like: float = Share
+    max_parts: int = Field(ge=1)
 
 
 class Language(_Strict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from clbp_chat.followup import standalone_question
 from clbp_chat.index import named_docs
 from clbp_chat.messages import messages
 from clbp_chat.not_covered import Topic, topics_for
-from clbp_chat.text import message_sentence_at, normalize, split_message
+from clbp_chat.text import message_sentence_at, normalize, split_message, tokenize
 from clbp_chat.tuning import tuning
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ class Vocabulary:
     whole_topic_words: re.Pattern[str]
     question_opening: re.Pattern[str]
     year_of: re.Pattern[str]
+    part_break: re.Pattern[str]
+    question_word: re.Pattern[str]
 
 
 # The keys of intents.yaml that are word patterns of their own, not intents.
@@ -57,6 +59,8 @@ _NOT_INTENTS = (
     "whole_topic_words",
     "question_opening",
     "year_of",
+    "part_break",
+    "question_word",
 )
 
 
@@ -75,6 +79,8 @@ def vocabulary() -> Vocabulary:
         whole_topic_words=re.compile(intents["whole_topic_words"], re.I),
         question_opening=re.compile(intents["question_opening"]),
         year_of=re.compile(intents["year_of"]),
+        part_break=re.compile(intents["part_break"], re.I),
+        question_word=re.compile(intents["question_word"], re.I),
     )
 
 
@@ -95,6 +101,9 @@ class Query:
     question_vector: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
     # What the question asks about (results, who took part...), from the learned aspect head.
     aspect: str | None = None
+    # The separate questions of a message that asks more than one ("how many took part and how old
+    # were they?"), each read like a message of its own; empty for a single question.
+    parts: list[Query] = field(default_factory=list, repr=False)
 
     @property
     def search_text(self) -> str:
@@ -129,6 +138,21 @@ def asked_part(text: str) -> str:
     sentences = split_message(text)
     asked = [s for s in sentences if vocabulary().question_opening.search(s)]
     return " ".join(asked) if len(sentences) > 1 and asked else text
+
+
+def asked_parts(text: str) -> list[str]:
+    """The separate questions of a message that asks more than one, in their order (at most
+    ``understanding.max_parts``); empty when it asks one thing. A sentence's opening piece is its
+    question ("Amirdelfan 2021 - how many took part"); a piece after a break must ask on its own."""
+    vocab = vocabulary()
+    asked: list[str] = []
+    for sentence in split_message(asked_part(text)):
+        pieces = [p.strip(" ,;") for p in vocab.part_break.split(sentence)]
+        pieces = [p for p in pieces if tokenize(p)]
+        asks = [vocab.question_opening.search(p) for p in pieces]
+        asks[:1] = [vocab.question_word.search(p) or asks[0] for p in pieces[:1]]
+        asked += [p for p, a in zip(pieces, asks, strict=True) if a]
+    return asked[: tuning().understanding.max_parts] if len(asked) > 1 else []
 
 
 def _known_names(index: Index) -> tuple[frozenset[str], str]:
@@ -300,14 +324,13 @@ def read_message(
     focus = {d for d in named_docs(text, index) if doc_types.get(d) in ("study", "summary")}
     if not focus and not standalone and described in doc_types:
         focus = {described}
-    intents = {name for name, pattern in vocab.intents.items() if pattern.search(low)}
+    intents = _intents(low)
     if "definition" in intents:
         # "what is a placebo-controlled trial?" asks for the term, not for the study it describes:
         # only a study's own name focuses a definition question.
         focus = {d for d in focus if _named_by_its_name(low, d, index)}
     # A study's name picks the study (``focus``); its words ("the fat cell one") are not lay terms.
-    words = _without_aliases(low, focus, index)
-    expansions = [means for lay, means in vocab.lay_terms if lay.search(words)]
+    expansions = _expansions(_without_aliases(low, focus, index))
     whole_topic = not (focus or "definition" in intents or vocab.topic_words.search(low))
     query = Query(
         question=question,
@@ -321,4 +344,18 @@ def read_message(
         whole_topic=whole_topic,
         vector=np.zeros(0, np.float32),
     )
+    query.parts = [
+        replace(query, text=part, intents=_intents(part), expansions=_expansions(part))
+        for part in asked_parts(normalize(text))
+    ]
     return query
+
+
+def _intents(low: str) -> set[str]:
+    """What kind of answer the (lower-case) text asks for: intents.yaml."""
+    return {name for name, pattern in vocabulary().intents.items() if pattern.search(low)}
+
+
+def _expansions(words: str) -> list[str]:
+    """The corpus's words for the lay words of ``words`` (lay_terms.yaml)."""
+    return [means for lay, means in vocabulary().lay_terms if lay.search(words)]
