@@ -224,3 +224,32 @@ def test_a_message_asking_two_things_is_answered_on_both(engine, question, first
 )
 def test_only_separate_questions_are_read_as_parts(message, parts):
     assert len(asked_parts(message)) == parts, asked_parts(message)
+
+
+# Follow-ups written by independent probe writers: the study and the topic come from the last turn.
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        (
+            ["pettine - what were ppl's scores before the injection?", "The average ODI was 56.5."],
+            "and at 12 mths??",
+            r"\b(?:25\.0|33\.2)\b",
+        ),
+        (
+            ["kumar study, quick version", "Five patients got 20 million cells per disc."],
+            "did the bigger dose dae ony better",
+            r"Kumar",
+        ),
+        (
+            ["the fat-derived stem cell trial, how many ppl?", "Kumar 2017 enrolled 10 patients."],
+            "any dropouts before the 1 yr mark? and side effects, any at all?",
+            r"Kumar",
+        ),
+    ],
+)
+def test_a_follow_up_continues_the_study_and_question_before_it(
+    engine, history, question, expected
+):
+    turns = [{"role": "user", "content": history[0]}, {"role": "assistant", "content": history[1]}]
+    answer = engine.answer(question, turns)
+    assert answer.outcome == "answered" and re.search(expected, answer.answer), answer.answer

@@ -1,8 +1,8 @@
 """Turn a follow-up ("How many people were in it?") into a standalone question before retrieval.
 
 No model is needed: a follow-up that names no study but refers back ("it", "that study", "the
-placebo group", or a short question with no subject) inherits the studies named in the most recent
-turn that named any.
+placebo group", or a short question that does not widen to every study) inherits the studies named
+in the most recent turn that named any; a fragment ("and at 12 months?") continues the last question.
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ _WIDER = re.compile(
     r"\b(?:studies|trials|papers|all|every|each|any of|across|overall|altogether)\b", re.I
 )
 SHORT_FOLLOW_UP = 4  # content words; "what about safety?" has 1
+# A question this short that names no study and does not widen to all of them continues the
+# study under discussion ("did the bigger dose do any better", "any dropouts? side effects?").
+LONGEST_FOLLOW_UP = 8
+# A fragment that continues the last question ("and at 12 months?", "what about the older ones?").
+_ELLIPSIS = re.compile(
+    r"^\s*(?:and|or|but|what about|how about|and what about|and how about)\b", re.I
+)
 
 
 def _names(doc_ids: set[str], index: Index) -> str:
@@ -66,9 +73,16 @@ def standalone_question(question: str, history: Sequence[dict], index: Index) ->
         if last and _DANGLING.search(question):
             return f"{_DANGLING.sub('', question).rstrip(' ?.!')}: {last['content']}"
         return None
+    last = next((m for m in reversed(history) if m.get("role") == "user"), None)
+    if last and _ELLIPSIS.search(question) and len(tokenize(question)) <= SHORT_FOLLOW_UP:
+        # "and at 12 months?" after "what were the scores before?": the last question, continued.
+        asked = f"{str(last.get('content', '')).rstrip()} {question}"
+        return asked if named_docs(asked, index) else standalone_question(asked, history, index)
     referring = _REFERENCE.search(question)
     group = _GROUP.search(question) and not _WIDER.search(question)
-    if not referring and not group and len(tokenize(question)) > SHORT_FOLLOW_UP:
+    words = len(tokenize(question))
+    narrow = words <= LONGEST_FOLLOW_UP and not _WIDER.search(question)
+    if not referring and not group and not narrow and words > SHORT_FOLLOW_UP:
         return None
     docs = _inherited(history, index)
     if not docs:
