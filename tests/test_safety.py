@@ -83,6 +83,21 @@ def test_general_question_about_a_symptom_is_not_an_emergency_but_first_person_i
     assert safety.check("I have a fever after the injection").category == "emergency"
 
 
+def test_a_question_about_a_named_study_is_general_but_a_report_in_it_is_not():
+    question = "with the donor cell study did anyones body turn against the cells like a transplant"
+    assert safety.check(question).category is None
+    assert safety.check("with the donor cell study I have a fever since the jab").category == (
+        "emergency"
+    )
+
+
+def test_a_sign_said_to_be_gone_now_is_taken_back_but_not_gone_is_not():
+    assert safety.check("numb down below after sitting on the loo, gone now").category is None
+    assert safety.check("numb down below since this morning, not gone now").category == (
+        "emergency"
+    )
+
+
 def test_fever_without_an_injection_is_urgent_not_emergency():
     verdict = safety.check("i have had a fever and back pain for two days")
     assert verdict.category == "urgent" and verdict.signal == "fever with back pain"
