@@ -134,6 +134,17 @@ def test_how_many_answers_first_with_the_count_asked_for(engine, question, figur
     assert re.search(figure, first), first
 
 
+def test_how_many_in_a_study_that_gives_no_count_says_first_that_it_is_not_reported(engine):
+    # An independent probe writer's message, as written.
+    question = (
+        "Ramiro ask me to ask you becuase he dont like computers lol. in the atluri trial with the "
+        "bone marow how many patients was there in total, he want to know if it was a big study or "
+        "small one"
+    )
+    first = split_sentences(engine.answer(question).answer)[0]
+    assert "does not report how many patients" in first, first
+
+
 def test_definition_question_is_not_narrowed_to_a_study_by_a_descriptive_name(engine):
     result = engine.answer("what is a randomized trial")
     assert result.citations[0].doc_id == "glossary", result.answer

@@ -87,15 +87,18 @@ def _about_focus(index: Index, row: int, focus: set[str]) -> bool:
     return any(name in sentence for d in focus for name in index.manifest["aliases"].get(d, []))
 
 
-def _counted(text: str) -> re.Pattern[str] | None:
-    """The pattern of a figure of the thing a 'how many' question counts, if it asks one."""
+def _counted(text: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """For a 'how many' question: the pattern of a figure of the thing it counts ("26 patients"),
+    and of a sentence saying that count is not known ("does not report how many patients")."""
     m = _HOW_MANY.search(text.lower())
     if not m:
         return None
     noun = m.group(1)
     same = [c.counted for c in tuning().counting if noun in c.asked]
     words = "|".join(map(re.escape, same[0])) if same else re.escape(noun.rstrip("s")) + r"\w*"
-    return re.compile(rf"\b\d+(?:[.,]\d+)*\s+(?:\w+\s+)?(?:{words})\b", re.I)
+    figure = re.compile(rf"\b\d+(?:[.,]\d+)*\s+(?:\w+\s+)?(?:{words})\b", re.I)
+    unknown = re.compile(rf"\bhow many (?:\w+\s+)?(?:{words})\b", re.I)
+    return figure, unknown
 
 
 def _nudges(index: Index, query: Query, rows: list[int]) -> np.ndarray:
@@ -117,10 +120,17 @@ def _nudges(index: Index, query: Query, rows: list[int]) -> np.ndarray:
             out[k] += nudge.glossary_penalty if definition else -nudge.glossary_penalty
         if quantity and any(ch.isdigit() for ch in sentence):
             out[k] += nudge.quantity_bonus
-        if counted and counted.search(sentence):
+        if counted and counted[0].search(sentence):
             out[k] += nudge.counted_bonus
         if any(phrase in sentence for phrase in not_reported):
-            out[k] -= nudge.not_reported_penalty
+            # "how many were in Atluri's groups?" where the named study gives no count: saying so
+            # is the answer. Not for a question naming no study, which other studies' counts answer.
+            unknown = counted and query.focus and counted[1].search(sentence)
+            out[k] += (
+                nudge.counted_bonus + nudge.quantity_bonus
+                if unknown
+                else -nudge.not_reported_penalty
+            )
     return out
 
 
