@@ -252,6 +252,12 @@ def test_only_separate_questions_are_read_as_parts(message, parts):
             r"Kumar",
         ),
         (
+            # "they" are the researchers, not the study: the name is added, the pronoun kept.
+            ["Hello po, what did they inject in the 2021 trial with 100 people?", "Donor cells."],
+            "So many groups po. How did they decide who get which one, the doctor choose?",
+            r"at random",
+        ),
+        (
             ["the fat-derived stem cell trial, how many ppl?", "Kumar 2017 enrolled 10 patients."],
             "any dropouts before the 1 yr mark? and side effects, any at all?",
             r"Kumar",

@@ -21,6 +21,13 @@ _REFERENCE = re.compile(
     r"\b(?:that|this|the same|the) (?:study|trial|paper|one|research)\b|\b(?:it|its|they|them|their|those|these|there)\b",
     re.I,
 )
+# A reference that is the study itself ("that trial", "in it"), replaced by its name; any other
+# ("did they get better", "did it last", "fight them off") stays and the name is added at the end.
+_STUDY_ITSELF = re.compile(
+    r"\b(?:that|this|the same|the) (?:study|trial|paper|one|research)\b"
+    r"|(?:(?<=\bin )|(?<=\bof )|(?<=\bon )|(?<=\bfor )|(?<=\bfrom )|(?<=\babout )|(?<=\bwith ))it\b",
+    re.I,
+)
 # "the placebo people", "the high dose lot", "the ones who got the cells": a group of the study
 # under discussion. Not when the message widens to every study ("in all the trials").
 _GROUP = re.compile(
@@ -88,6 +95,7 @@ def standalone_question(question: str, history: Sequence[dict], index: Index) ->
     if not docs:
         return None
     name = _names(docs, index)
-    if referring:
-        return question[: referring.start()] + name + question[referring.end() :]
+    named = _STUDY_ITSELF.search(question)
+    if named:
+        return question[: named.start()] + name + question[named.end() :]
     return f"{question.rstrip(' ?.!')} in {name}?"
