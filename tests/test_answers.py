@@ -155,6 +155,7 @@ def test_definition_question_is_not_narrowed_to_a_study_by_a_descriptive_name(en
     [
         ("who can't have this treatment", "who should not have"),
         ("how much would it cost me", "cost"),
+        ("how do they get the bone marrow out", "how the cells are collected"),
         ("does it help arthritis in the hip", "low back pain only|other conditions"),
     ],
 )
@@ -162,6 +163,18 @@ def test_uncovered_topic_is_named_in_the_reply(engine, question, says):
     result = engine.answer(question)
     assert result.outcome == "no_evidence" and not result.citations
     assert re.search(says, result.answer), result.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "For the study that used stem cells harvested from the patient's own fat - how many "
+        "patients were there?",
+        "out of all 4 trials ur clinic quotes, which one had the most patients?",
+    ],
+)
+def test_a_topic_word_that_describes_the_library_is_not_an_uncovered_topic(engine, question):
+    assert engine.answer(question).outcome == "answered"
 
 
 def test_a_description_of_a_study_still_reaches_it(engine):
