@@ -145,6 +145,16 @@ def test_how_many_in_a_study_that_gives_no_count_says_first_that_it_is_not_repor
     assert "does not report how many patients" in first, first
 
 
+def test_which_study_had_the_most_patients_names_it_and_its_size(engine):
+    answer = engine.answer("out of all 4 trials, which one had the most patients?").answer
+    assert re.search(r"Amirdelfan study was the largest\b.{0,40}\b100 people", answer), answer
+
+
+def test_a_what_are_question_naming_the_clinics_summary_is_answered_from_it(engine):
+    result = engine.answer("What are the main points of the clinic's evidence summary?")
+    assert result.citations[0].doc_id == "evidence-summary", result.answer
+
+
 def test_definition_question_is_not_narrowed_to_a_study_by_a_descriptive_name(engine):
     result = engine.answer("what is a randomized trial")
     assert result.citations[0].doc_id == "glossary", result.answer

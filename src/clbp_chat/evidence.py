@@ -146,7 +146,6 @@ def select_sentences(
 ) -> Selection:
     """The sentences that answer ``query``, best first (empty when nothing counts as evidence).
     ``asked`` is :func:`question_match` on the message as written (``Query.question_vector``)."""
-    tuned = tuning().selection
     page = clinic_page_section(index, asked)
     if page is not None:
         # The clinic's answer to its own question, whole and in its order, as an overview is.
@@ -154,8 +153,32 @@ def select_sentences(
             index.sentence_rows.get(page, [])[: tuning().overview.overview_sentences], asked[page]
         )
     overview = _overview(index, query, asked)
-    if overview:
+    ranked = _ranked(index, scorer, query, hits, asked, min_evidence, max_sentences)
+    if overview and not (ranked.rows and _trusted(index, overview, ranked)):
         return overview
+    return ranked
+
+
+def _trusted(index: Index, overview: Selection, ranked: Selection) -> bool:
+    """Ranked sentences over an overview section: the question only looked like one of its
+    listed questions ("out of all 4 trials, which had the most patients?" ~ "Were any of the
+    trials randomized?"), and the best sentence is from another section."""
+    section = index.sentences[overview.rows[0]][0]
+    sure = tuning().overview.overview_sure
+    return overview.best < sure and index.sentences[ranked.rows[0]][0] != section
+
+
+def _ranked(
+    index: Index,
+    scorer: SentenceScorer,
+    query: Query,
+    hits: list[ScoredChunk],
+    asked: dict[int, float],
+    min_evidence: float,
+    max_sentences: int,
+) -> Selection:
+    """The sentences ranked by relevance to the query (and each asked part), best first."""
+    tuned = tuning().selection
     aspect_rows = _aspect_rows(index, query)
     rows = _candidate_rows(index, query, hits, aspect_rows)
     if not rows:

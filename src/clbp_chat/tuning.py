@@ -39,6 +39,7 @@ class Selection(_Strict):
 class Overview(_Strict):
     overview_match: float = Share
     overview_sentences: int = Field(ge=1)
+    overview_sure: float = Share
     claim_match: float = Share
     clinic_page_match: float = Share
 

@@ -236,7 +236,7 @@ def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
 
 def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
     short = index.manifest.get("short_names", {}).get(doc_id, "")
-    name = short.lower().removeprefix("the ").split(" ")[0]
+    name = normalize(short).removeprefix("the ").split(" ")[0]  # "the clinic's" -> "clinics"
     return bool(name) and re.search(rf"\b{re.escape(name)}\b", low) is not None
 
 
