@@ -98,6 +98,60 @@ def test_a_sign_said_to_be_gone_now_is_taken_back_but_not_gone_is_not():
     )
 
 
+# Red flags in lay words by three independent writers (w35-w37, never shown the rules), shortened.
+@pytest.mark.parametrize(
+    ("message", "tier"),
+    [
+        (
+            "on humira for my psoriasis. back pain a month now. r stem cells safe with that",
+            "urgent",
+        ),
+        (
+            "I take Xeljanz for ulcerative colitis. Any of the 4 studies include folks like me?",
+            "urgent",
+        ),
+        (
+            "I had a kidney transplant in 2015 and I take the anti-rejection tablets every day",
+            "urgent",
+        ),
+        (
+            "had testicular cancer at 19 all clear now but my back been hurting for a month",
+            "urgent",
+        ),
+        ("I've got lung cancer, doing radiation right now. Can I do stem cells after?", "urgent"),
+        ("i still inject gear now n then, back been bad for weeks", "urgent"),
+        ("The back pain wakes me every single night, 2 or 3 am like clockwork", "urgent"),
+        ("Weight's down 22 lbs since January and I've been eating like a horse", "urgent"),
+        ("lost feeling in my willy n round it since this mornin. back killing", "emergency"),
+        ("shat myself in bed last night didnt even feel it coming. back flaring", "emergency"),
+        (
+            "I have not needed to pass water since yesterday teatime, my tummy feels tight",
+            "emergency",
+        ),
+        ("My right foot has started to slap down on the kitchen floor when I walk", "emergency"),
+        (
+            "The physio asked me to stand up on my toes and I could not do it on the left",
+            "emergency",
+        ),
+        ("A bale of hay came down from the loft onto my back on Wednesday", "emergency"),
+    ],
+)
+def test_a_red_flag_in_lay_words_gets_its_tier(gate, message, tier):
+    assert gate.check(message).category == tier
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Darnell had prostate cancer back in 2019, hes clear now. how long did they follow people",
+        "numb between my legs right now",
+    ],
+)
+def test_right_now_is_not_a_sign_gone_and_a_relatives_history_is_theirs(gate, message):
+    expected = "emergency" if "right now" in message else None
+    assert gate.check(message).category == expected
+
+
 def test_fever_without_an_injection_is_urgent_not_emergency():
     verdict = safety.check("i have had a fever and back pain for two days")
     assert verdict.category == "urgent" and verdict.signal == "fever with back pain"

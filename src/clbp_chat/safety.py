@@ -104,6 +104,7 @@ class Rules:
     first_person: re.Pattern[str]
     first_person_subject: re.Pattern[str]
     other_person: re.Pattern[str]
+    other_person_after: re.Pattern[str]
     past: re.Pattern[str]
     general_question: re.Pattern[str]
     general_subject: re.Pattern[str]
@@ -179,6 +180,7 @@ def _compiled(data: dict) -> Rules:
         first_person=re.compile(ctx["first_person"]),
         first_person_subject=re.compile(ctx["first_person_subject"]),
         other_person=re.compile(ctx["other_person"]),
+        other_person_after=re.compile(ctx["other_person_after"]),
         past=re.compile(ctx["past"]),
         general_question=re.compile(ctx["general_question"]),
         general_subject=re.compile(ctx["general_subject"]),
@@ -371,7 +373,15 @@ class SafetyGate:
         after = text[start : sentence_start + len(sentence) + 12]
         if self._negated(before) or self.rules.backward_negation.search(after):
             return False
-        if signal.tier != CRISIS and self.rules.resolved.search(after):
+        # A sign whose history counts (cancer, a transplant) is not taken back by "all clear now",
+        # only by being someone else's: "Darnell had prostate cancer, he's clear now".
+        if signal.tier != CRISIS and not signal.past_counts and self.rules.resolved.search(after):
+            return False
+        if (
+            signal.tier != CRISIS
+            and signal.past_counts
+            and self.rules.other_person_after.search(after)
+        ):
             return False
         # "my family would be better off without me" is about the patient, whoever else it names.
         if signal.tier != CRISIS and self._other_person(before):

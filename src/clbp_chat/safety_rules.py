@@ -43,6 +43,7 @@ class ContextSpec(_Strict):
     first_person: str
     first_person_subject: str
     other_person: str
+    other_person_after: str
     past: str
     general_question: str
     general_subject: str
