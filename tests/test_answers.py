@@ -166,6 +166,11 @@ def test_definition_question_is_not_narrowed_to_a_study_by_a_descriptive_name(en
         ("who can't have this treatment", "who should not have"),
         ("how much would it cost me", "cost"),
         ("how do they get the bone marrow out", "how the cells are collected"),
+        (
+            "his pain doctor talked about the spinal cord stimulator. which is better, the "
+            "stimulator or the stem cells",
+            "compare stem cells with other treatments",
+        ),
         ("does it help arthritis in the hip", "low back pain only|other conditions"),
     ],
 )
@@ -185,6 +190,18 @@ def test_uncovered_topic_is_named_in_the_reply(engine, question, says):
 )
 def test_a_topic_word_that_describes_the_library_is_not_an_uncovered_topic(engine, question):
     assert engine.answer(question).outcome == "answered"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is the pain relief permanent",
+        "whit aboot 10 year doon the line. does it still work or is it aw worn aff by then",
+    ],
+)
+def test_asking_past_the_longest_follow_up_gets_what_is_known_and_that_no_more_is(engine, question):
+    answer = engine.answer(question).answer
+    assert "36 months" in answer and "do not know" in answer, answer
 
 
 def test_a_description_of_a_study_still_reaches_it(engine):
