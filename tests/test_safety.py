@@ -152,6 +152,17 @@ def test_right_now_is_not_a_sign_gone_and_a_relatives_history_is_theirs(gate, me
     assert gate.check(message).category == expected
 
 
+def test_a_fever_after_an_injection_named_in_an_earlier_turn_is_the_emergency(engine):
+    history = [
+        {"role": "user", "content": "i had the stem cell injection in my back on monday"},
+        {"role": "assistant", "content": "Thank you for telling me."},
+    ]
+    assert engine.answer("now im burning up and shivering", history).safety_category == (
+        "emergency"
+    )
+    assert engine.answer("now im burning up and shivering").safety_category == "urgent"
+
+
 def test_fever_without_an_injection_is_urgent_not_emergency():
     verdict = safety.check("i have had a fever and back pain for two days")
     assert verdict.category == "urgent" and verdict.signal == "fever with back pain"

@@ -77,7 +77,7 @@ class Engine:
         even while every worker thread waits on a stalled store."""
         start = time.perf_counter()
         cleaned = validate_question(question, self.settings)
-        verdict = self._check(cleaned)
+        verdict = self._check(cleaned, _patient_turns(history, self.settings.max_question_chars))
         # A warning sign is answered whatever the history holds (too long, malformed).
         warning = verdict.category in safety.TIER_ORDER
         turns = [] if warning else validate_history(list(history), self.settings)
@@ -86,16 +86,16 @@ class Engine:
             self._finish(triaged, triaged.reply)
         return triaged
 
-    def _check(self, question: str) -> safety.SafetyVerdict:
+    def _check(self, question: str, earlier: Sequence[str] = ()) -> safety.SafetyVerdict:
         """The gate's verdict; a fault in its model layer leaves the patterns to decide."""
         try:
-            return self.gate.check(question)
+            return self.gate.check(question, earlier)
         except Exception as exc:  # noqa: BLE001 - the reply must come whatever breaks
             print(
                 f"clbp-chat: safety gate fell back to patterns ({type(exc).__name__})",
                 file=sys.stderr,
             )
-            return safety.check(question)
+            return safety.default_gate().check(question, earlier)
 
     def _early_reply(self, question: str, verdict: safety.SafetyVerdict) -> Answer | None:
         """The gate's and the readability check's reply, when the message gets one."""
@@ -311,6 +311,17 @@ class Engine:
         verdict = self._check("warm up")
         if self._early_reply("warm up", verdict) is None:
             self._library("warm up", [], verdict)
+
+
+def _patient_turns(history: Sequence[dict], longest: int, last: int = 3) -> list[str]:
+    """The patient's own last few turns, read before the history is validated: a warning sign is
+    answered whatever shape the rest of the history is in."""
+    said = [
+        m["content"][:longest]
+        for m in history
+        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)
+    ]
+    return said[-last:]
 
 
 def _with_advice(route: str | None, verdict: safety.SafetyVerdict) -> safety.SafetyVerdict:

@@ -17,7 +17,7 @@ personal medical advice (see ``declines.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -259,16 +259,22 @@ class SafetyGate:
         """The message as the rules read it: lower case, typos fixed, figures of speech blanked."""
         return self._blank_figures(self._speller.correct(normalize(message)))
 
-    def check(self, message: str) -> SafetyVerdict:
-        """Classify one message: emergency, crisis or urgent first, then the request checks."""
+    def check(self, message: str, earlier: Sequence[str] = ()) -> SafetyVerdict:
+        """Classify one message: emergency, crisis or urgent first, then the request checks.
+        ``earlier`` are the patient's own earlier turns: a sign that needs a setting ("a fever" needs
+        a recent injection) finds it there too ("i had the injection on monday" ... "now im
+        burning up")."""
         text = self.prepared(message)
+        before = [self.prepared(turn) for turn in earlier]
         sentences = split_message(text)
         prime = getattr(self.encoder, "prime", None)
         if prime is not None:  # every text the layers may embed, in one model call
             learned = segments(text) if self.learned is not None else []
             prime([*self._long_enough(sentences), *learned])
         clauses = self._clauses(text)  # once per message, read by every concept pair
-        found = {s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses)}
+        found = {
+            s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses, before)
+        }
         if self.encoder is not None:
             for signal in self._semantic_matches(sentences, text):
                 found.setdefault(signal.name, signal)
@@ -340,10 +346,14 @@ class SafetyGate:
             start = brk.end()
         return [*spans, (start, len(text))]
 
-    def _pattern_match(self, signal: Signal, text: str, clauses: list[tuple[int, int]]) -> bool:
+    def _pattern_match(
+        self, signal: Signal, text: str, clauses: list[tuple[int, int]], earlier: Sequence[str] = ()
+    ) -> bool:
         if signal.unless and self._live_match(signal.unless, text, signal):
             return False
-        if signal.needs and not self._live_match(signal.needs, text, signal):
+        if signal.needs and not any(
+            self._live_match(signal.needs, said, signal) for said in [text, *earlier]
+        ):
             return False
         if any(self._live_match(p, text, signal) for p in signal.patterns):
             return True
