@@ -204,6 +204,24 @@ def test_asking_past_the_longest_follow_up_gets_what_is_known_and_that_no_more_i
     assert "36 months" in answer and "do not know" in answer, answer
 
 
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("how old were the people in the kumar study", "Kumar study does not say how old"),
+        ("how many people dropped out of the amirdelfan trial", "left the study early"),
+        ("how many women were in the pettine study", "women or men"),
+    ],
+)
+def test_a_detail_a_named_study_does_not_give_is_said_to_be_missing(engine, question, says):
+    result = engine.answer(question)
+    assert result.outcome == "no_evidence" and says in result.answer, result.answer
+
+
+def test_a_detail_the_named_study_does_give_is_answered(engine):
+    result = engine.answer("what ages were the people in the pettine study")
+    assert result.outcome == "answered" and "61" in result.answer, result.answer
+
+
 def test_a_description_of_a_study_still_reaches_it(engine):
     result = engine.answer("what did the donor cell trial find")
     assert {c.doc_id for c in result.citations} & {"amirdelfan-2021"}, result.answer

@@ -25,6 +25,7 @@ from clbp_chat.messages import messages
 from clbp_chat.not_covered import Topic, topics_for
 from clbp_chat.text import message_sentence_at, normalize, split_message, tokenize
 from clbp_chat.tuning import tuning
+from clbp_chat.unreported import unreported_details
 
 if TYPE_CHECKING:
     from clbp_chat.index import Index
@@ -340,7 +341,8 @@ def read_message(
         expansions=expansions,
         intents=intents,
         uncovered=uncovered_topics(text, topics_for(index))
-        + _other_studies(low, index, texts, described),
+        + _other_studies(low, index, texts, described)
+        + unreported_details(normalize(asked_part(text)), focus, index),
         whole_topic=whole_topic,
         vector=np.zeros(0, np.float32),
     )
