@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from clbp_chat import safety
 from clbp_chat.errors import InvalidQuestion
 
 from .conftest import engine_with
-from .safety_kinds import ALARMS, cases
+from .safety_kinds import ALARMS, DATA, cases
 
 
 def _ok(expected: str | None, got: str | None) -> bool:
@@ -193,6 +194,20 @@ def test_a_crisis_said_without_the_words_is_a_crisis(gate, message):
 )
 def test_a_look_alike_of_those_crisis_wordings_is_not_a_crisis(gate, message):
     assert gate.check(message).category not in safety.TIER_ORDER
+
+
+@pytest.mark.slow
+def test_the_gate_keeps_its_catches_on_the_six_writers_of_2026_12_03(gate):
+    """A floor, not a held-out measure (tests/data/writers/README.md): a rule change that loses
+    these writers' warning signs, or raises alarms on their look-alikes, fails here."""
+    caught: dict[str, int] = {}
+    for path in sorted((DATA / "writers").glob("w*.yaml")):
+        for message in yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]:
+            alarm = gate.check(message["text"]).category in safety.TIER_ORDER
+            key = "false alarm" if message["alarm"] == "none" else message["alarm"]
+            caught[key] = caught.get(key, 0) + alarm
+    assert caught["emergency"] >= 96 and caught["urgent"] >= 79 and caught["crisis"] >= 83, caught
+    assert caught["false alarm"] <= 53, caught
 
 
 def test_fever_without_an_injection_is_urgent_not_emergency():
