@@ -220,10 +220,8 @@ def _part_answers(
 def _led_by(index: Index, firsts: list[int], chosen: list[int]) -> list[int]:
     """The parts' answers in the order asked, then the message's own choice, less repeats."""
     out: list[int] = []
-    limit = tuning().selection.duplicate_cosine
     for row in [*firsts, *chosen]:
-        vec = index.sentence_vectors[row]
-        if all(float(vec @ index.sentence_vectors[c]) <= limit for c in out):
+        if not _repeats(index, row, out):
             out.append(row)
     return out
 
@@ -259,11 +257,16 @@ def _best_first(
     for row, score in ranked:
         if len(chosen) == max_sentences or score < max(min_evidence, top - tuned.near_best):
             break
-        vec = index.sentence_vectors[row]
-        if any(float(vec @ index.sentence_vectors[c]) > tuned.duplicate_cosine for c in chosen):
-            continue
-        chosen.append(row)
+        if not _repeats(index, row, chosen):
+            chosen.append(row)
     return chosen
+
+
+def _repeats(index: Index, row: int, chosen: list[int]) -> bool:
+    """The sentence says again what one already chosen says (closer than ``duplicate_cosine``)."""
+    vec = index.sentence_vectors[row]
+    limit = tuning().selection.duplicate_cosine
+    return any(float(vec @ index.sentence_vectors[c]) > limit for c in chosen)
 
 
 @lru_cache(maxsize=1)

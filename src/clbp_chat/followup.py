@@ -74,20 +74,19 @@ def standalone_question(question: str, history: Sequence[dict], index: Index) ->
     """The rewritten question, or None when ``question`` already stands on its own."""
     if not history:
         return None
+    last = next((m for m in reversed(history) if m.get("role") == "user"), None)
     if named_docs(question, index):
         # "and the pettine numbers on that?": the study is named, the topic is in the last turn.
-        last = next((m for m in reversed(history) if m.get("role") == "user"), None)
         if last and _DANGLING.search(question):
             return f"{_DANGLING.sub('', question).rstrip(' ?.!')}: {last['content']}"
         return None
-    last = next((m for m in reversed(history) if m.get("role") == "user"), None)
-    if last and _ELLIPSIS.search(question) and len(tokenize(question)) <= SHORT_FOLLOW_UP:
+    words = len(tokenize(question))
+    if last and _ELLIPSIS.search(question) and words <= SHORT_FOLLOW_UP:
         # "and at 12 months?" after "what were the scores before?": the last question, continued.
         asked = f"{str(last.get('content', '')).rstrip()} {question}"
         return asked if named_docs(asked, index) else standalone_question(asked, history, index)
     referring = _REFERENCE.search(question)
     group = _GROUP.search(question) and not _WIDER.search(question)
-    words = len(tokenize(question))
     narrow = words <= LONGEST_FOLLOW_UP and not _WIDER.search(question)
     if not referring and not group and not narrow and words > SHORT_FOLLOW_UP:
         return None

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +266,6 @@ class SafetyGate:
         a recent injection) finds it there too ("i had the injection on monday" ... "now im
         burning up")."""
         text = self.prepared(message)
-        before = [self.prepared(turn) for turn in earlier]
         sentences = split_message(text)
         prime = getattr(self.encoder, "prime", None)
         if prime is not None:  # every text the layers may embed, in one model call
@@ -273,7 +273,7 @@ class SafetyGate:
             prime([*self._long_enough(sentences), *learned])
         clauses = self._clauses(text)  # once per message, read by every concept pair
         found = {
-            s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses, before)
+            s.name: s for s in self.rules.signals if self._pattern_match(s, text, clauses, earlier)
         }
         if self.encoder is not None:
             for signal in self._semantic_matches(sentences, text):
@@ -351,9 +351,9 @@ class SafetyGate:
     ) -> bool:
         if signal.unless and self._live_match(signal.unless, text, signal):
             return False
-        if signal.needs and not any(
-            self._live_match(signal.needs, said, signal) for said in [text, *earlier]
-        ):
+        # The earlier turns are prepared and read only when the message itself lacks the setting.
+        said = chain([text], map(self.prepared, earlier))
+        if signal.needs and not any(self._live_match(signal.needs, s, signal) for s in said):
             return False
         if any(self._live_match(p, text, signal) for p in signal.patterns):
             return True
@@ -385,13 +385,8 @@ class SafetyGate:
             return False
         # A sign whose history counts (cancer, a transplant) is not taken back by "all clear now",
         # only by being someone else's: "Darnell had prostate cancer, he's clear now".
-        if signal.tier != CRISIS and not signal.past_counts and self.rules.resolved.search(after):
-            return False
-        if (
-            signal.tier != CRISIS
-            and signal.past_counts
-            and self.rules.other_person_after.search(after)
-        ):
+        taken_back = self.rules.other_person_after if signal.past_counts else self.rules.resolved
+        if signal.tier != CRISIS and taken_back.search(after):
             return False
         # "my family would be better off without me" is about the patient, whoever else it names.
         if signal.tier != CRISIS and self._other_person(before):
