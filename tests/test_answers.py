@@ -155,6 +155,14 @@ def test_a_what_are_question_naming_the_clinics_summary_is_answered_from_it(engi
     assert result.citations[0].doc_id == "evidence-summary", result.answer
 
 
+@pytest.mark.parametrize(
+    "question", ["pfirrmann grade? never heard of it", "ODI keeps comin up everywhere. whit is it"]
+)
+def test_a_term_asked_about_in_no_set_wording_is_answered_from_the_glossary(engine, question):
+    result = engine.answer(question)
+    assert result.citations[0].doc_id == "glossary", result.answer
+
+
 def test_definition_question_is_not_narrowed_to_a_study_by_a_descriptive_name(engine):
     result = engine.answer("what is a randomized trial")
     assert result.citations[0].doc_id == "glossary", result.answer

@@ -106,7 +106,7 @@ def _nudges(index: Index, query: Query, rows: list[int]) -> np.ndarray:
     nudge = tuning().nudges
     not_reported = tuning().not_reported
     out = np.zeros(len(rows))
-    definition = "definition" in query.intents
+    definition = query.asks_term
     quantity = "quantity" in query.intents
     counted = _counted(query.text)
     for k, row in enumerate(rows):
@@ -320,7 +320,7 @@ def clinic_page_section(index: Index, asked: dict[int, float]) -> int | None:
 
 def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection | None:
     """A whole overview section when the message closely matches one of its listed questions."""
-    if query.focus or "definition" in query.intents:
+    if query.focus or query.asks_term:
         return None
     if not asked:
         return None

@@ -121,6 +121,12 @@ class Query:
         said, n = vocabulary().whole_topic_words.subn(terms, self.text, count=1)
         return said if n else f"{self.text} ({terms})"
 
+    @property
+    def asks_term(self) -> bool:
+        """A word's meaning is asked: by its wording ("what does X mean") or, in words no pattern
+        holds ("ODI keeps coming up, whit is it"), by the learned aspect head."""
+        return "definition" in self.intents or self.aspect == "term"
+
 
 _STUDY_NAME = re.compile(
     r"\b([a-z]{3,}|(?:19|20)\d\d)(?:s)? (?:trials?|stud(?:y|ies)|papers?|research)\b"
