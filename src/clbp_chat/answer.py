@@ -166,7 +166,12 @@ class Engine:
             return None, safety.SafetyVerdict(None)
         if self.classifiers is None or query.standalone:
             return None, verdict
-        return self.classifiers.route(query.question), verdict
+        route = self.classifiers.route(query.question)
+        if route == "not_covered" and verdict.category == safety.PERSONAL_ADVICE:
+            # An advice rule is precise ("should he get it?"); the router's guess is not: the
+            # patient hears it is their doctor's call, with what the studies found.
+            route = None
+        return route, verdict
 
     def _turn_away(
         self, query: Query, route: str | None, verdict: safety.SafetyVerdict

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from clbp_chat.text import term_compiler
+
 PROMPT_INJECTION = "prompt_injection"
 OUT_OF_SCOPE = "out_of_scope"
 PERSONAL_ADVICE = "personal_medical_advice"
@@ -27,7 +29,8 @@ RULES_FILE = Path(__file__).with_name("declines.yaml")
 @lru_cache(maxsize=1)
 def _rules() -> tuple[dict[str, list[re.Pattern[str]]], list[re.Pattern[str]], re.Pattern[str]]:
     data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
-    kinds = {kind: [re.compile(p) for p in data[kind]] for kind in REASONS}
+    compile_ = term_compiler(data.get("terms", {}))
+    kinds = {kind: [compile_(p) for p in data[kind]] for kind in REASONS}
     subjects = [re.compile(p) for p in data["out_of_scope_subjects"]]
     return kinds, subjects, re.compile(data["in_scope"])
 

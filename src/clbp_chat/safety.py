@@ -33,7 +33,7 @@ from clbp_chat.errors import ConfigError
 from clbp_chat.learned import segments
 from clbp_chat.safety_rules import RuleFile, first_problem
 from clbp_chat.spelling import Speller, english_for
-from clbp_chat.text import message_sentence_at, normalize, split_message
+from clbp_chat.text import message_sentence_at, normalize, split_message, term_compiler
 
 EMERGENCY = "emergency"
 URGENT = "urgent"
@@ -135,18 +135,6 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         raise ConfigError(f"{path.name} is invalid: bad pattern {exc.pattern!r}: {exc}") from None
 
 
-def _term_compiler(terms: dict[str, str]) -> Callable[[str], re.Pattern[str]]:
-    """Compiles a pattern with its ``{term}`` names filled in from the rule file's terms."""
-
-    def compile_(pattern: str) -> re.Pattern[str]:
-        for _ in range(3):  # a term may use terms defined before it ({down_below} uses {below})
-            for name, value in reversed(terms.items()):
-                pattern = pattern.replace("{" + name + "}", value)
-        return re.compile(pattern)
-
-    return compile_
-
-
 def _signal(name: str, spec: dict, compile_: Callable[[str], re.Pattern[str]]) -> Signal:
     """One warning sign of the rule file, its patterns compiled."""
     return Signal(
@@ -165,7 +153,7 @@ def _signal(name: str, spec: dict, compile_: Callable[[str], re.Pattern[str]]) -
 
 
 def _compiled(data: dict) -> Rules:
-    compile_ = _term_compiler(data.get("terms", {}))
+    compile_ = term_compiler(data.get("terms", {}))
     signals = [_signal(name, spec, compile_) for name, spec in data["signals"].items()]
     ctx, sem = data["context"], data["semantic"]
     return Rules(

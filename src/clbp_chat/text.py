@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -137,3 +138,16 @@ def numbers(text: str) -> set[str]:
     """Every number written in digits, normalised ('2,713' -> '2713'), ignoring citation markers."""
     without_markers = re.sub(r"\[\d+\]", " ", text)
     return {n.replace(",", "") for n in _NUMBER.findall(without_markers)}
+
+
+def term_compiler(terms: dict[str, str]) -> Callable[[str], re.Pattern[str]]:
+    """Compiles a rule file's pattern with its ``{term}`` names filled in from the file's terms, so a
+    long alternation (the parts of the body, the people a question may be for) is written once."""
+
+    def compile_(pattern: str) -> re.Pattern[str]:
+        for _ in range(3):  # a term may use terms defined before it ({down_below} uses {below})
+            for name, value in reversed(terms.items()):
+                pattern = pattern.replace("{" + name + "}", value)
+        return re.compile(pattern)
+
+    return compile_
