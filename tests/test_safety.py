@@ -153,6 +153,33 @@ def test_right_now_is_not_a_sign_gone_and_a_relatives_history_is_theirs(gate, me
     assert gate.check(message).category == expected
 
 
+# Calm look-alikes by independent writers (w36, w37): the sign went, tested negative, or the
+# weight is being put on; each raised an alarm before.
+@pytest.mark.parametrize(
+    ("message", "sign_kept"),
+    [
+        ("numb bum after 3 hrs in the cinema lol went soon as i stood up. whats odi", None),
+        ("numb bum since this morning, hasnt gone. whats odi", "emergency"),
+        (
+            "Had a fever in January with the flu, lasted 3 days, fine ever since. Whats the longest follow-up?",
+            None,
+        ),
+        (
+            "got tested for hiv last month negative lol. just back pain. wat is hyaluronic acid",
+            None,
+        ),
+        ("i have hiv and my back has been agony for weeks", "urgent"),
+        (
+            "Ive put on 15 pounds since the back went bad. Doctor says lose weight. Would stem cells work better?",
+            None,
+        ),
+        ("ive lost 2 stone without trying and my back is agony", "urgent"),
+    ],
+)
+def test_a_sign_gone_tested_negative_or_weight_put_on_raises_no_alarm(gate, message, sign_kept):
+    assert gate.check(message).category == sign_kept
+
+
 def test_a_fever_after_an_injection_named_in_an_earlier_turn_is_the_emergency(engine):
     history = [
         {"role": "user", "content": "i had the stem cell injection in my back on monday"},
