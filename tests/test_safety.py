@@ -180,6 +180,21 @@ def test_a_sign_gone_tested_negative_or_weight_put_on_raises_no_alarm(gate, mess
     assert gate.check(message).category == sign_kept
 
 
+@pytest.mark.parametrize(
+    ("message", "tier"),
+    [
+        ("I saw on the television that stem cells can cause tumours. Is that true?", None),
+        ("donor cells - does the body fight them off like a bad kidney transplant?", None),
+        (
+            "i had a kidney transplant and my back has been agony. can stem cells cause cancer?",
+            "urgent",
+        ),
+    ],
+)
+def test_asking_whether_the_cells_cause_cancer_or_rejection_is_not_a_history(gate, message, tier):
+    assert gate.check(message).category == tier
+
+
 def test_a_fever_after_an_injection_named_in_an_earlier_turn_is_the_emergency(engine):
     history = [
         {"role": "user", "content": "i had the stem cell injection in my back on monday"},
