@@ -303,6 +303,15 @@ def test_only_separate_questions_are_read_as_parts(message, parts):
     assert len(asked_parts(message)) == parts, asked_parts(message)
 
 
+def test_did_it_last_after_a_studys_results_gives_the_scores_at_the_last_visit(engine):
+    history = [
+        {"role": "user", "content": "pettine. how bad was the pain before"},
+        {"role": "assistant", "content": "Pain was 79.3 on a 0 to 100 scale before treatment. [1]"},
+    ]
+    answer = engine.answer("did it last or creep back up", history).answer
+    assert "33.2 at 12 months" in answer, answer
+
+
 # Follow-ups written by independent probe writers: the study and the topic come from the last turn.
 @pytest.mark.parametrize(
     ("history", "question", "expected"),
