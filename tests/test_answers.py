@@ -102,6 +102,24 @@ def test_misspelled_study_name_is_corrected_against_the_corpus(engine):
 
 
 @pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("cumar study how many people did they do it on", r"\b10\b"),
+        ("how many were in the amir delfan study", r"\b100\b"),
+        ("where did the cells come from in the at luri trial", r"bone marrow"),
+    ],
+)
+def test_a_study_name_heard_rather_than_read_is_still_found(engine, question, says):
+    """Voice typing and second-language spelling change a name's first letter or split it."""
+    result = engine.answer(question)
+    assert re.search(says, result.answer, re.I), result.answer
+
+
+def test_two_english_words_are_not_joined_into_one(engine):
+    assert engine.index.speller.correct("any way the pet store") == "any way the pet store"
+
+
+@pytest.mark.parametrize(
     "word", ["sceptical", "colour", "organise", "paediatric", "haemorrhage", "anaemia"]
 )
 def test_real_words_the_model_does_not_know_are_not_turned_into_warning_signs(gate, word):

@@ -72,13 +72,21 @@ class Speller:
 
     def _closest_uncached(self, word: str) -> str | None:
         # Typos rarely change the first letter; requiring it keeps "fusion" from becoming "diffusion".
+        # A name heard rather than read may change it for one that sounds alike ("cumar" -> "kumar"),
+        # tried only when no word with the same first letter is close.
+        alike = next((g for g in self.limits.same_sound_initials if word[0] in g), word[0])
+        for initials in (word[0], alike.replace(word[0], "")):
+            match = self._closest_among(
+                word, [c for i in initials for c in self._candidates.get(i, [])]
+            )
+            if match:
+                return match
+        return None
+
+    def _closest_among(self, word: str, candidates: list[str]) -> str | None:
         # A typo adds, drops or swaps a letter or two; "sceptical" is not a misspelling of "septic".
-        candidates = [
-            c
-            for c in self._candidates.get(word[0], [])
-            if abs(len(c) - len(word)) <= self.limits.max_length_change
-        ]
-        match = difflib.get_close_matches(word, candidates, n=1, cutoff=self.limits.cutoff)
+        near = [c for c in candidates if abs(len(c) - len(word)) <= self.limits.max_length_change]
+        match = difflib.get_close_matches(word, near, n=1, cutoff=self.limits.cutoff)
         return match[0] if match else None
 
     def correct(self, text: str) -> str:
@@ -98,4 +106,23 @@ class Speller:
 
         words = shorthand()
         text = self._shorthand.sub(lambda m: words[m.group(0).lower()], text)
+        text = self._join_split_names(text)
         return re.sub(r"[A-Za-z][A-Za-z'-]*[A-Za-z]", fix, text)
+
+    def _join_split_names(self, text: str) -> str:
+        """``text`` with a corpus name said in two words joined ("amir delfan", "at luri"), when
+        the name is no English word and not both halves are corpus words, so "any way" stays."""
+        words = list(re.finditer(r"[A-Za-z]+", text))
+        untouched = len(text)  # joins run right to left; a word already joined is not joined again
+        for first, second in reversed(list(zip(words, words[1:], strict=False))):
+            joined = (first.group(0) + second.group(0)).lower()
+            if (
+                second.end() <= untouched
+                and text[first.end() : second.start()] == " "
+                and joined in self.vocabulary
+                and joined not in self.english
+                and not {first.group(0).lower(), second.group(0).lower()} <= self.vocabulary
+            ):
+                text = text[: first.start()] + joined + text[second.end() :]
+                untouched = first.start()
+        return text

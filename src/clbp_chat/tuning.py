@@ -75,6 +75,7 @@ class Spelling(_Strict):
     cutoff: float = Share
     min_length: int = Field(ge=1)
     max_length_change: int = Field(ge=0)
+    same_sound_initials: list[str]
 
 
 class Tuning(_Strict):
