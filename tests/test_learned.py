@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from clbp_chat.declines import RULES_FILE as DECLINES_FILE
+from clbp_chat.declines import load_rules as load_declines
 from clbp_chat.errors import ConfigError
 from clbp_chat.evaluate.deployment import load_deployment
 from clbp_chat.learned import BANKS, load_banks, thresholds, train
@@ -49,6 +51,30 @@ def test_a_misspelt_rule_key_or_tier_is_a_one_line_error(tmp_path, old, new, whe
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=where) as caught:
         load_rules(path)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("personal_medical_advice:\n", "personal_medical_advise:\n", "personal_medical_advi"),
+        (
+            "  - '\\btell me a (?:joke|story)\\b'\n",
+            "  - '\\btell me a ((?:joke|story)\\b'\n",
+            "bad pattern",
+        ),
+    ],
+)
+def test_a_misspelt_kind_or_broken_pattern_in_the_declines_is_a_one_line_error(
+    tmp_path, old, new, says
+):
+    """A misspelt kind would switch its patterns off; both are caught when the gate is built."""
+    text = DECLINES_FILE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "declines.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=says) as caught:
+        load_declines(path)
     assert "\n" not in str(caught.value)
 
 

@@ -12,7 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clbp_chat.errors import ConfigError
+from clbp_chat.safety_rules import first_problem
 from clbp_chat.text import term_compiler
 
 PROMPT_INJECTION = "prompt_injection"
@@ -24,20 +27,46 @@ REASONS = {
     PERSONAL_ADVICE: "asks for a personal decision",
 }
 RULES_FILE = Path(__file__).with_name("declines.yaml")
+Compiled = tuple[dict[str, list[re.Pattern[str]]], list[re.Pattern[str]], re.Pattern[str]]
+
+
+class DeclineFile(BaseModel):
+    """The shape of ``declines.yaml``: a misspelt kind would otherwise switch its patterns off."""
+
+    model_config = ConfigDict(extra="forbid")
+    terms: dict[str, str] = Field(default_factory=dict)
+    prompt_injection: list[str] = Field(min_length=1)
+    out_of_scope: list[str] = Field(min_length=1)
+    out_of_scope_subjects: list[str] = Field(min_length=1)
+    in_scope: str = Field(min_length=1)
+    personal_medical_advice: list[str] = Field(min_length=1)
+
+
+def load_rules(path: Path = RULES_FILE) -> Compiled:
+    """Read, validate and compile the file; a broken one is one line (``ConfigError``) naming the
+    key or pattern, raised when the safety gate is built, so at start-up and in ``make test``."""
+    try:
+        rules = DeclineFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"{path.name} is invalid: {first_problem(exc)}") from None
+    compile_ = term_compiler(rules.terms)
+    try:
+        kinds = {kind: [compile_(p) for p in getattr(rules, kind)] for kind in REASONS}
+        subjects = [re.compile(p) for p in rules.out_of_scope_subjects]
+        return kinds, subjects, re.compile(rules.in_scope)
+    except re.error as exc:
+        raise ConfigError(f"{path.name} is invalid: bad pattern {exc.pattern!r}: {exc}") from None
 
 
 @lru_cache(maxsize=1)
-def _rules() -> tuple[dict[str, list[re.Pattern[str]]], list[re.Pattern[str]], re.Pattern[str]]:
-    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
-    compile_ = term_compiler(data.get("terms", {}))
-    kinds = {kind: [compile_(p) for p in data[kind]] for kind in REASONS}
-    subjects = [re.compile(p) for p in data["out_of_scope_subjects"]]
-    return kinds, subjects, re.compile(data["in_scope"])
+def rules() -> Compiled:
+    """The bundled file's rules, compiled once per process."""
+    return load_rules()
 
 
 def classify(normalized: str) -> tuple[str, str] | None:
     """(category, reason) for the first kind of request that matches, or None."""
-    kinds, subjects, in_scope = _rules()
+    kinds, subjects, in_scope = rules()
     for kind, patterns in kinds.items():
         if any(p.search(normalized) for p in patterns):
             return kind, REASONS[kind]

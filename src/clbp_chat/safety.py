@@ -215,6 +215,9 @@ class SafetyGate:
     # The learned layer (``learned.Classifiers``): a tier read from the whole message's meaning.
     learned: object | None = None
 
+    def __post_init__(self) -> None:
+        declines.rules()  # a broken declines.yaml fails here, at start-up, not at first use
+
     @property
     def _english(self) -> frozenset[str]:
         """The engine's English words, else the bundled model's (a file read, no model load)."""
