@@ -363,3 +363,18 @@ def test_a_follow_up_continues_the_study_and_question_before_it(
     turns = [{"role": "user", "content": history[0]}, {"role": "assistant", "content": history[1]}]
     answer = engine.answer(question, turns)
     assert answer.outcome == "answered" and re.search(expected, answer.answer), answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["and the others?", "Ten people, wow. And the other studies, how many did they have?"],
+)
+def test_a_follow_up_about_the_other_studies_asks_it_of_every_study_but_the_last(engine, question):
+    turns = [
+        {"role": "user", "content": "how many were in the kumar study"},
+        {"role": "assistant", "content": "The Kumar study had 10 patients. [1]"},
+    ]
+    answer = engine.answer(question, turns)
+    assert re.search(r"\b26\b", answer.answer) and re.search(r"\b100\b", answer.answer), (
+        answer.answer
+    )

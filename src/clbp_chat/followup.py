@@ -37,6 +37,12 @@ _GROUP = re.compile(
 _WIDER = re.compile(
     r"\b(?:studies|trials|papers|all|every|each|any of|across|overall|altogether)\b", re.I
 )
+# "and the other studies?", "what about the rest?": every study but the ones under discussion.
+_OTHERS = re.compile(
+    r"\b(?:the|those|any of the|all the)?\s*(?:others\b|other (?:ones|studies|trials|papers|three|two|"
+    r"research)\b|rest of (?:them|the studies|the trials)\b|(?<=the )rest\b)",
+    re.I,
+)
 SHORT_FOLLOW_UP = 4  # content words; "what about safety?" has 1
 # A question this short that names no study and does not widen to all of them continues the
 # study under discussion ("did the bigger dose do any better", "any dropouts? side effects?").
@@ -70,11 +76,42 @@ def _inherited(history: Sequence[dict], index: Index) -> set[str]:
     return next((docs for docs in named if docs), set())
 
 
+def _the_others(history: Sequence[dict], index: Index) -> set[str]:
+    """The studies not under discussion, when studies are (else none)."""
+    types = index.manifest.get("doc_types", {})
+    current = {d for d in _inherited(history, index) if types.get(d) == "study"}
+    if not current:
+        return set()
+    return {d for d, kind in types.items() if kind == "study"} - current
+
+
+def _renamed(question: str, names: str, index: Index) -> str:
+    """``question`` asked of ``names`` instead of the studies it names."""
+    aliases = sorted(
+        (a for d in named_docs(question, index) for a in index.manifest["aliases"].get(d, [])),
+        key=len,
+        reverse=True,
+    )
+    for alias in aliases:
+        question = re.sub(rf"\b(?:the )?{re.escape(alias)}\b", "", question, flags=re.I)
+    question = re.sub(r"\s+(?:in|of|from|for|about)?\s*[?.!]*\s*$", "", question, flags=re.I)
+    return f"{question} in {names}?"
+
+
 def standalone_question(question: str, history: Sequence[dict], index: Index) -> str | None:
     """The rewritten question, or None when ``question`` already stands on its own."""
     if not history:
         return None
     last = next((m for m in reversed(history) if m.get("role") == "user"), None)
+    others = _OTHERS.search(question)
+    if others and (studies := _the_others(history, index)):
+        # "and the other three, how many did they have?" after the Kumar study: the other studies;
+        # "and the others?" alone asks the last question of them.
+        names = _names(studies, index)
+        rest = question[: others.start()] + question[others.end() :]
+        if last and not tokenize(_ELLIPSIS.sub("", rest)):
+            return _renamed(str(last.get("content", "")), names, index)
+        return question[: others.start()] + names + question[others.end() :]
     if named_docs(question, index):
         # "and the pettine numbers on that?": the study is named, the topic is in the last turn.
         if last and _DANGLING.search(question):
