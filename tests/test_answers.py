@@ -378,3 +378,26 @@ def test_a_follow_up_about_the_other_studies_asks_it_of_every_study_but_the_last
     assert re.search(r"\b26\b", answer.answer) and re.search(r"\b100\b", answer.answer), (
         answer.answer
     )
+
+
+@pytest.mark.parametrize(
+    ("first", "reply", "question", "says"),
+    [
+        (
+            "how many people were in the pettine study",
+            "The Pettine study had 26 patients. [1]",
+            "and the fat one?",
+            r"\b10 patients\b",
+        ),
+        (
+            "what cells did the amirdelfan study use",
+            "Donor cells. [1]",
+            "And the one where they used the patient's own fat instead, how many took part?",
+            r"\b10 patients\b",
+        ),
+    ],
+)
+def test_a_follow_up_that_describes_another_study_moves_to_it(engine, first, reply, question, says):
+    turns = [{"role": "user", "content": first}, {"role": "assistant", "content": reply}]
+    answer = engine.answer(question, turns)
+    assert re.search(says, answer.answer), answer.answer

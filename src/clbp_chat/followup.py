@@ -43,6 +43,13 @@ _OTHERS = re.compile(
     r"research)\b|rest of (?:them|the studies|the trials)\b|(?<=the )rest\b)",
     re.I,
 )
+# A study described rather than named ("the one with the donor cells", "the fat one"): in a
+# follow-up, the study the learned study head reads there replaces the one under discussion.
+_DESCRIBED = re.compile(
+    r"\bthe (?!same\b|other\b)(?:[\w-]+ ){1,6}?(?:one|study|trial|paper)\b"
+    r"|\bthe one (?:with|where|that|using|from|in which|who)\b",
+    re.I,
+)
 SHORT_FOLLOW_UP = 4  # content words; "what about safety?" has 1
 # A question this short that names no study and does not widen to all of them continues the
 # study under discussion ("did the bigger dose do any better", "any dropouts? side effects?").
@@ -85,6 +92,15 @@ def _the_others(history: Sequence[dict], index: Index) -> set[str]:
     return {d for d, kind in types.items() if kind == "study"} - current
 
 
+def _switched_to(
+    question: str, history: Sequence[dict], index: Index, described: str | None
+) -> str | None:
+    """The study a follow-up describes, when it is not the one under discussion."""
+    if described is None or named_docs(question, index) or not _DESCRIBED.search(question):
+        return None
+    return None if described in _inherited(history, index) else described
+
+
 def _renamed(question: str, names: str, index: Index) -> str:
     """``question`` asked of ``names`` instead of the studies it names."""
     aliases = sorted(
@@ -98,11 +114,21 @@ def _renamed(question: str, names: str, index: Index) -> str:
     return f"{question} in {names}?"
 
 
-def standalone_question(question: str, history: Sequence[dict], index: Index) -> str | None:
-    """The rewritten question, or None when ``question`` already stands on its own."""
+def standalone_question(
+    question: str, history: Sequence[dict], index: Index, described: str | None = None
+) -> str | None:
+    """The rewritten question, or None when ``question`` already stands on its own.
+    ``described`` is the study the learned study head reads in the message, if any."""
     if not history:
         return None
     last = next((m for m in reversed(history) if m.get("role") == "user"), None)
+    switched = _switched_to(question, history, index, described)
+    if switched:
+        # "and the one with the donor cells, how long was that?" after the Atluri study.
+        rest = _DESCRIBED.sub("", _ELLIPSIS.sub("", question))
+        if last and len(tokenize(rest)) <= 1:
+            return _renamed(str(last.get("content", "")), _names({switched}, index), index)
+        return f"{question.rstrip(' ?.!')} ({_names({switched}, index)})?"
     others = _OTHERS.search(question)
     if others and (studies := _the_others(history, index)):
         # "and the other three, how many did they have?" after the Kumar study: the other studies;

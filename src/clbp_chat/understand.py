@@ -323,7 +323,7 @@ def read_message(
     vocab = vocabulary()
     # "sf36" -> "sf-36": patients drop the hyphen the corpus writes.
     corrected = index.speller.correct(re.sub(r"\b([A-Za-z]{2,})(\d{1,3})\b", r"\1-\2", question))
-    standalone = standalone_question(corrected, history, index)
+    standalone = standalone_question(corrected, history, index, described)
     text = _with_year_names(standalone or corrected)
     low = normalize(text)
     # Only a study or the clinic's summary narrows the search; "the studies" names no one study.
