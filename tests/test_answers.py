@@ -401,3 +401,22 @@ def test_a_follow_up_that_describes_another_study_moves_to_it(engine, first, rep
     turns = [{"role": "user", "content": first}, {"role": "assistant", "content": reply}]
     answer = engine.answer(question, turns)
     assert re.search(says, answer.answer), answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("What did the Atluri study find?", r"opioid use went down"),
+        ("what were the results of the pettine study", r"\b25\.0\b"),
+        ("Kumar 2017 - did it work?", r"improved significantly"),
+    ],
+)
+def test_asking_what_a_study_found_gets_its_results_not_its_journal(engine, question, says):
+    answer = engine.answer(question).answer
+    first = split_sentences(answer)[0]
+    assert re.search(says, answer) and "published" not in first, answer
+
+
+def test_a_finding_asked_about_one_thing_is_not_turned_into_the_whole_results(engine):
+    answer = engine.answer("what did the kumar study find about the dose").answer
+    assert "20 million" in answer, answer

@@ -152,7 +152,7 @@ def select_sentences(
         return Selection(
             index.sentence_rows.get(page, [])[: tuning().overview.overview_sentences], asked[page]
         )
-    overview = _overview(index, query, asked)
+    overview = _overview(index, query, asked) or _findings(index, query)
     ranked = _ranked(index, scorer, query, hits, asked, min_evidence, max_sentences)
     if overview and not (ranked.rows and _trusted(index, overview, ranked)):
         return overview
@@ -316,6 +316,24 @@ def clinic_page_section(index: Index, asked: dict[int, float]) -> int | None:
         if sim >= tuning().overview.clinic_page_match and index.chunks[pos].doc_type == "faq"
         else None
     )
+
+
+def _findings(index: Index, query: Query) -> Selection | None:
+    """What one named study found, when that is all a question asks ("what did the Atluri study
+    find?"): its results in their order, then its authors' conclusion. Ranked one by one, such a
+    question's nearest sentences were the study's journal and clinic, which say its name as often."""
+    types = index.manifest.get("doc_types", {})
+    studies = [d for d in query.focus if types.get(d) == "study"]
+    if "findings" not in query.intents or len(studies) != 1 or query.parts:
+        return None
+    shown = tuning().overview.overview_sentences
+    sections = _aspect_sections()["study"].get("results", [])
+    rows: list[int] = []
+    for heading in sections:
+        for pos, chunk in enumerate(index.chunks):
+            if chunk.doc_id == studies[0] and chunk.section == heading:
+                rows += index.sentence_rows.get(pos, [])[: shown - 1 if not rows else 1]
+    return Selection(rows[:shown], 1.0) if rows else None
 
 
 def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection | None:

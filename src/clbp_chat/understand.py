@@ -49,6 +49,7 @@ class Vocabulary:
     year_of: re.Pattern[str]
     part_break: re.Pattern[str]
     question_word: re.Pattern[str]
+    findings: re.Pattern[str]
 
 
 # The keys of intents.yaml that are word patterns of their own, not intents.
@@ -62,6 +63,7 @@ _NOT_INTENTS = (
     "year_of",
     "part_break",
     "question_word",
+    "findings",
 )
 
 
@@ -82,6 +84,7 @@ def vocabulary() -> Vocabulary:
         year_of=re.compile(intents["year_of"]),
         part_break=re.compile(intents["part_break"], re.I),
         question_word=re.compile(intents["question_word"], re.I),
+        findings=re.compile(intents["findings"]),
     )
 
 
@@ -332,6 +335,8 @@ def read_message(
     if not focus and not standalone and described in doc_types:
         focus = {described}
     intents = _intents(low)
+    if focus and vocab.findings.search(_without_aliases(low, focus, index)):
+        intents.add("findings")
     if "definition" in intents:
         # "what is a placebo-controlled trial?" asks for the term, not for the study it describes:
         # only a study's own name focuses a definition question.
