@@ -420,3 +420,14 @@ def test_asking_what_a_study_found_gets_its_results_not_its_journal(engine, ques
 def test_a_finding_asked_about_one_thing_is_not_turned_into_the_whole_results(engine):
     answer = engine.answer("what did the kumar study find about the dose").answer
     assert "20 million" in answer, answer
+
+
+def test_a_question_that_compares_with_a_treatment_named_before_it_is_not_covered(engine):
+    """The story names the treatment ("two epidurals"), the question points back at it ("that")."""
+    answer = engine.answer("I've had two epidurals already. How do stem cells compare to that?")
+    assert answer.outcome == "no_evidence" and "other treatments" in answer.answer, answer.answer
+
+
+def test_a_treatment_named_in_a_story_does_not_turn_a_question_away(engine):
+    answer = engine.answer("I had physio for a year. How many people were in the kumar study?")
+    assert answer.outcome == "answered" and re.search(r"\b10\b", answer.answer), answer.answer

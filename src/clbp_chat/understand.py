@@ -50,6 +50,7 @@ class Vocabulary:
     part_break: re.Pattern[str]
     question_word: re.Pattern[str]
     findings: re.Pattern[str]
+    back_reference: re.Pattern[str]
 
 
 # The keys of intents.yaml that are word patterns of their own, not intents.
@@ -64,6 +65,7 @@ _NOT_INTENTS = (
     "part_break",
     "question_word",
     "findings",
+    "back_reference",
 )
 
 
@@ -85,6 +87,7 @@ def vocabulary() -> Vocabulary:
         part_break=re.compile(intents["part_break"], re.I),
         question_word=re.compile(intents["question_word"], re.I),
         findings=re.compile(intents["findings"]),
+        back_reference=re.compile(intents["back_reference"]),
     )
 
 
@@ -234,8 +237,15 @@ def _run_together(word: str, known: frozenset[str]) -> bool:
 def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
     """Which of ``topics`` (those the library does not cover) ``text`` asks about."""
     low = normalize(asked_part(text))
+    pointing = vocabulary().back_reference.search(low)
     out = []
     for topic in topics:
+        if pointing and topic.mention.search(normalize(text)):
+            # "I had two epidurals. How does it compare to that?": the question asks of the story.
+            sentence = message_sentence_at(low, pointing.start())[1]
+            if topic.asks is None or topic.asks.search(sentence):
+                out.append(topic)
+                continue
         for m in topic.mention.finditer(low):
             sentence = message_sentence_at(low, m.start())[1]
             if topic.asks is None or topic.asks.search(sentence):
