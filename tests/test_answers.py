@@ -431,3 +431,9 @@ def test_a_question_that_compares_with_a_treatment_named_before_it_is_not_covere
 def test_a_treatment_named_in_a_story_does_not_turn_a_question_away(engine):
     answer = engine.answer("I had physio for a year. How many people were in the kumar study?")
     assert answer.outcome == "answered" and re.search(r"\b10\b", answer.answer), answer.answer
+
+
+def test_a_what_is_question_about_a_described_study_stays_on_that_study(engine):
+    """'what exactly is in the syringe' reads as a definition; the study described still counts."""
+    answer = engine.answer("The fat cell study - what exactly is in the syringe?")
+    assert answer.citations and answer.citations[0].doc_id == "kumar-2017", answer.answer

@@ -23,7 +23,7 @@ from clbp_chat.followup import standalone_question
 from clbp_chat.index import named_docs
 from clbp_chat.messages import messages
 from clbp_chat.not_covered import Topic, topics_for
-from clbp_chat.text import message_sentence_at, normalize, split_message, tokenize
+from clbp_chat.text import message_sentence_at, name_form, normalize, split_message, tokenize
 from clbp_chat.tuning import tuning
 from clbp_chat.unreported import unreported_details
 
@@ -254,6 +254,21 @@ def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
     return out
 
 
+def _asks_what_its_words_mean(low: str, doc_id: str, index: Index) -> bool:
+    """The question defines the words a study is described by ("what is a placebo-controlled
+    trial?"), rather than asking about the study they describe ("the donor cell study - what
+    exactly is in the syringe?")."""
+    text = name_form(low)
+    for alias in index.manifest.get("aliases", {}).get(doc_id, []):
+        said = re.escape(name_form(alias))
+        if re.search(
+            rf"\bwhat(?: \w+)? (?:is|are|does|do|s) (?:an? |the )?{said}\b|\b{said}\w* (?:mean|means|stand)",
+            text,
+        ):
+            return True
+    return False
+
+
 def _named_by_its_name(low: str, doc_id: str, index: Index) -> bool:
     short = index.manifest.get("short_names", {}).get(doc_id, "")
     name = normalize(short).removeprefix("the ").split(" ")[0]  # "the clinic's" -> "clinics"
@@ -350,7 +365,11 @@ def read_message(
     if "definition" in intents:
         # "what is a placebo-controlled trial?" asks for the term, not for the study it describes:
         # only a study's own name focuses a definition question.
-        focus = {d for d in focus if _named_by_its_name(low, d, index)}
+        focus = {
+            d
+            for d in focus
+            if _named_by_its_name(low, d, index) or not _asks_what_its_words_mean(low, d, index)
+        }
     # A study's name picks the study (``focus``); its words ("the fat cell one") are not lay terms.
     expansions = _expansions(_without_aliases(low, focus, index))
     whole_topic = not (focus or "definition" in intents or vocab.topic_words.search(low))
