@@ -424,3 +424,15 @@ def test_too_long_or_malformed_history_is_refused(engine):
         engine.answer("Is it safe?", [{"role": "user", "content": "hi"}] * 41)
     with pytest.raises(InvalidQuestion, match="each history message"):
         engine.answer("Is it safe?", [{"role": "robot", "content": "hi"}])
+
+
+@pytest.mark.parametrize(
+    ("question", "advice"),
+    [
+        ("Where in Leeds can I get it done, and is there a waiting list?", False),
+        ("when could we have it done, before the summer?", False),
+        ("where can I get it, and should I get it at my age?", True),
+    ],
+)
+def test_where_or_when_to_get_it_is_logistics_not_a_personal_decision(gate, question, advice):
+    assert (gate.check(question).category == "personal_medical_advice") is advice

@@ -27,7 +27,9 @@ REASONS = {
     PERSONAL_ADVICE: "asks for a personal decision",
 }
 RULES_FILE = Path(__file__).with_name("declines.yaml")
-Compiled = tuple[dict[str, list[re.Pattern[str]]], list[re.Pattern[str]], re.Pattern[str]]
+Compiled = tuple[
+    dict[str, list[re.Pattern[str]]], list[re.Pattern[str]], re.Pattern[str], re.Pattern[str]
+]
 
 
 class DeclineFile(BaseModel):
@@ -40,6 +42,7 @@ class DeclineFile(BaseModel):
     out_of_scope_subjects: list[str] = Field(min_length=1)
     in_scope: str = Field(min_length=1)
     personal_medical_advice: list[str] = Field(min_length=1)
+    personal_medical_advice_unless: str = Field(min_length=1)
 
 
 def load_rules(path: Path = RULES_FILE) -> Compiled:
@@ -53,7 +56,8 @@ def load_rules(path: Path = RULES_FILE) -> Compiled:
     try:
         kinds = {kind: [compile_(p) for p in getattr(rules, kind)] for kind in REASONS}
         subjects = [re.compile(p) for p in rules.out_of_scope_subjects]
-        return kinds, subjects, re.compile(rules.in_scope)
+        unless = compile_(rules.personal_medical_advice_unless)
+        return kinds, subjects, re.compile(rules.in_scope), unless
     except re.error as exc:
         raise ConfigError(f"{path.name} is invalid: bad pattern {exc.pattern!r}: {exc}") from None
 
@@ -66,9 +70,16 @@ def rules() -> Compiled:
 
 def classify(normalized: str) -> tuple[str, str] | None:
     """(category, reason) for the first kind of request that matches, or None."""
-    kinds, subjects, in_scope = rules()
+    kinds, subjects, in_scope, logistics = rules()
     for kind, patterns in kinds.items():
-        if any(p.search(normalized) for p in patterns):
+        spans = (
+            [m.span() for m in logistics.finditer(normalized)] if kind == PERSONAL_ADVICE else []
+        )
+        if any(
+            not any(a <= m.start() < b for a, b in spans)
+            for p in patterns
+            for m in p.finditer(normalized)
+        ):
             return kind, REASONS[kind]
         if (
             kind == OUT_OF_SCOPE
