@@ -248,13 +248,16 @@ def test_a_look_alike_of_those_crisis_wordings_is_not_a_crisis(gate, message):
         "looked up how many sleeping tablets is too many last night",
         "OD'd in the summer, out of hospital now, back still bad",
         "took a whole bottle of my painkillers with vodka on saturday and woke up sunday",
-        "SI on and off since the surgery",
+        "passive SI on and off since the surgery",
         "the doctor wrote passive SI in my notes, is that about my back",
         "bought some rope and it isn't for the garden",
         "I know which bridge is the highest round here",
         "the car, the garage and a hosepipe, that's the plan",
         "wrote letters for the kids just in case",
         "if the injection fails in march I'm checking out for good",
+        "if this doesnt work im checking out for good",
+        "tried to OD last spring, back pain was unbearable",
+        "took too many tablets on purpose in january",
     ],
 )
 def test_a_plan_an_attempt_or_a_goodbye_without_the_words_is_a_crisis_to_the_rules(message):
@@ -270,6 +273,19 @@ def test_a_plan_an_attempt_or_a_goodbye_without_the_words_is_a_crisis_to_the_rul
         "bought rope for the boat this weekend, my back hated it",
         "I'm checking out the clinic next week, how long does it take",
         "took a handful of tablets for my back every day for years",
+        # A reviewer's calm messages that an earlier draft of these rules read as a crisis.
+        "Apart from the odd bad day my back is ok, how many were in kumar",
+        "had an odd night, back ok now. what is ODI",
+        "I have SI-joint pain, does stem cell help",
+        "my SI joint has been sore on and off since the surgery",
+        "The Pettine study sounds worth checking out.",
+        "Thanks, that's really helpful. I'm checking out.",
+        "how many steroid injections is too many before trying stem cells?",
+        "counted 26 people in the pettine study, is that enough",
+        "we've picked a day for the injection",
+        "I wrote a letter to my GP in case they need my history",
+        "I stepped off the edge of the kerb and jarred my back",
+        "I took a lot of painkillers last night and woke up stiff",
     ],
 )
 def test_a_look_alike_of_those_plans_and_shorthands_is_not_a_crisis(gate, message):
@@ -436,3 +452,8 @@ def test_too_long_or_malformed_history_is_refused(engine):
 )
 def test_where_or_when_to_get_it_is_logistics_not_a_personal_decision(gate, question, advice):
     assert (gate.check(question).category == "personal_medical_advice") is advice
+
+
+def test_a_fever_after_injections_in_the_plural_is_the_emergency(gate):
+    message = "Had the facet injections on the 11th. Running 102 since yesterday and shaking."
+    assert gate.check(message).category == "emergency"

@@ -22,7 +22,7 @@ from functools import cached_property
 from clbp_chat import replies, safety
 from clbp_chat.compose import compose_answer
 from clbp_chat.config import Settings, get_settings
-from clbp_chat.errors import ClbpError, ConfigError, IndexMissing
+from clbp_chat.errors import ClbpError, IndexMissing
 from clbp_chat.evidence import (
     Selection,
     SentenceScorer,
@@ -90,8 +90,6 @@ class Engine:
         """The gate's verdict; a fault in its model layer leaves the patterns to decide."""
         try:
             return self.gate.check(question, earlier)
-        except ConfigError:
-            raise  # a broken rule file is the same for the patterns: one line, not a fallback
         except Exception as exc:  # noqa: BLE001 - the reply must come whatever breaks
             print(
                 f"clbp-chat: safety gate fell back to patterns ({type(exc).__name__})",

@@ -318,22 +318,42 @@ def clinic_page_section(index: Index, asked: dict[int, float]) -> int | None:
     )
 
 
+# A findings answer is the named study's own results section: certain evidence, not a ranking.
+FINDINGS_RELEVANCE = 1.0
+
+
 def _findings(index: Index, query: Query) -> Selection | None:
-    """What one named study found, when that is all a question asks ("what did the Atluri study
-    find?"): its results in their order, then its authors' conclusion. Ranked one by one, such a
-    question's nearest sentences were the study's journal and clinic, which say its name as often."""
+    """What named studies found, when that is all a question asks ("what did the Atluri study
+    find?"): each study's results in their order, then its authors' conclusion when it has one;
+    several studies share the answer's length. Ranked one by one, such a question's nearest
+    sentences were the study's journal and clinic, which say its name as often."""
     types = index.manifest.get("doc_types", {})
-    studies = [d for d in query.focus if types.get(d) == "study"]
-    if "findings" not in query.intents or len(studies) != 1 or query.parts:
+    studies = [d for d in index.manifest.get("doc_types", {}) if d in query.focus]
+    studies = [d for d in studies if types.get(d) == "study"]
+    if "findings" not in query.intents or not studies or query.parts:
         return None
     shown = tuning().overview.overview_sentences
-    sections = _aspect_sections()["study"].get("results", [])
+    each = max(1, shown // len(studies))
     rows: list[int] = []
-    for heading in sections:
-        for pos, chunk in enumerate(index.chunks):
-            if chunk.doc_id == studies[0] and chunk.section == heading:
-                rows += index.sentence_rows.get(pos, [])[: shown - 1 if not rows else 1]
-    return Selection(rows[:shown], 1.0) if rows else None
+    for study in studies:
+        results, conclusion = (_section_rows(index, study, h) for h in _results_sections())
+        rows += results[: each - 1] + conclusion[:1] if conclusion and each > 1 else results[:each]
+    return Selection(rows, FINDINGS_RELEVANCE) if rows else None
+
+
+def _results_sections() -> tuple[str, str]:
+    """The headings of a study's results and of its authors' conclusion (aspects.yaml)."""
+    results, conclusion = _aspect_sections()["study"]["results"][:2]
+    return results, conclusion
+
+
+def _section_rows(index: Index, doc_id: str, heading: str) -> list[int]:
+    return [
+        row
+        for pos, chunk in enumerate(index.chunks)
+        if chunk.doc_id == doc_id and chunk.section == heading
+        for row in index.sentence_rows.get(pos, [])
+    ]
 
 
 def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection | None:

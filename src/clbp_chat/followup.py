@@ -39,8 +39,9 @@ _WIDER = re.compile(
 )
 # "and the other studies?", "what about the rest?": every study but the ones under discussion.
 _OTHERS = re.compile(
-    r"\b(?:the|those|any of the|all the)?\s*(?:others\b|other (?:ones|studies|trials|papers|three|two|"
-    r"research)\b|rest of (?:them|the studies|the trials)\b|(?<=the )rest\b)",
+    r"\b(?:(?:the|those|any of the|all the)\s+)?(?:others|other (?:ones|studies|trials|papers|three|two)"
+    r"|rest of (?:them|the studies|the trials))\b"
+    r"(?=\s*(?:[?.!,;]|$|(?:and|did|do|does|were|was|had|have|how|what|any|then)\b))",
     re.I,
 )
 # A study described rather than named ("the one with the donor cells", "the fat one"): in a
@@ -102,16 +103,21 @@ def _switched_to(
 
 
 def _renamed(question: str, names: str, index: Index) -> str:
-    """``question`` asked of ``names`` instead of the studies it names."""
+    """``question`` asked of ``names`` instead of the studies it names: the first name replaced,
+    any other dropped ("what did the Atluri study find?" -> "what did the Amirdelfan study and
+    ... find?")."""
     aliases = sorted(
         (a for d in named_docs(question, index) for a in index.manifest["aliases"].get(d, [])),
         key=len,
         reverse=True,
     )
-    for alias in aliases:
-        question = re.sub(rf"\b(?:the )?{re.escape(alias)}\b", "", question, flags=re.I)
-    question = re.sub(r"\s+(?:in|of|from|for|about)?\s*[?.!]*\s*$", "", question, flags=re.I)
-    return f"{question} in {names}?"
+    said = "|".join(re.escape(a) for a in aliases)
+    if not said:
+        return f"{question.rstrip(' ?.!')} in {names}?"
+    pattern = re.compile(rf"\b(?:the )?(?:{said})(?: (?:study|trial|paper))?\b", re.I)
+    question = pattern.sub(names, question, count=1)
+    question = pattern.sub("", question)
+    return re.sub(r"\s+", " ", question).strip()
 
 
 def standalone_question(
@@ -130,7 +136,8 @@ def standalone_question(
             return _renamed(str(last.get("content", "")), _names({switched}, index), index)
         return f"{question.rstrip(' ?.!')} ({_names({switched}, index)})?"
     others = _OTHERS.search(question)
-    if others and (studies := _the_others(history, index)):
+    elsewhere = named_docs(question, index) - _inherited(history, index)
+    if others and not elsewhere and (studies := _the_others(history, index)):
         # "and the other three, how many did they have?" after the Kumar study: the other studies;
         # "and the others?" alone asks the last question of them.
         names = _names(studies, index)

@@ -240,7 +240,8 @@ def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
     pointing = vocabulary().back_reference.search(low)
     out = []
     for topic in topics:
-        if pointing and topic.mention.search(normalize(text)):
+        story = normalize(text).split(pointing.group(0))[0] if pointing else ""
+        if pointing and topic.mention.search(story):
             # "I had two epidurals. How does it compare to that?": the question asks of the story.
             sentence = message_sentence_at(low, pointing.start())[1]
             if topic.asks is None or topic.asks.search(sentence):
@@ -252,6 +253,16 @@ def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
                 out.append(topic)
                 break
     return out
+
+
+def _asks_findings(low: str, focus: set[str], index: Index) -> bool:
+    """Whether the message asks only what the named studies found: read with their names, the
+    words joining them and their years taken out ("what did the 2015 study find" -> "what did the
+    study find"), so every way of naming them reads alike."""
+    unnamed = _without_aliases(low, focus, index)
+    unnamed = re.sub(r"(?:\bthe\s+)?(?:\b(?:and|or)\b|&|,)(?:\s+the\b)?", " ", unnamed)
+    unnamed = re.sub(r"[()]|\b(?:19|20)\d\d\b", " ", unnamed)
+    return bool(vocabulary().findings.search(" ".join(unnamed.split())))
 
 
 def _asks_what_its_words_mean(low: str, doc_id: str, index: Index) -> bool:
@@ -360,7 +371,7 @@ def read_message(
     if not focus and not standalone and described in doc_types:
         focus = {described}
     intents = _intents(low)
-    if focus and vocab.findings.search(_without_aliases(low, focus, index)):
+    if focus and _asks_findings(low, focus, index):
         intents.add("findings")
     if "definition" in intents:
         # "what is a placebo-controlled trial?" asks for the term, not for the study it describes:
