@@ -302,8 +302,11 @@ def test_the_gate_keeps_its_catches_on_the_six_writers_of_2026_12_03(gate):
             alarm = gate.check(message["text"]).category in safety.TIER_ORDER
             key = "false alarm" if message["alarm"] == "none" else message["alarm"]
             caught[key] = caught.get(key, 0) + alarm
-    assert caught["emergency"] >= 96 and caught["urgent"] >= 79 and caught["crisis"] >= 83, caught
-    assert caught["false alarm"] <= 53, caught
+    # Crisis 83 -> 79 (2026-12-03, third session): the goodbye rules ("signing off for good", "this
+    # is my last message") were taken out after they fired on "ok this is my last message, what is
+    # the dose in kumar?"; false alarms fell 53 -> 44 in the same change, so that bound tightens.
+    assert caught["emergency"] >= 96 and caught["urgent"] >= 79 and caught["crisis"] >= 79, caught
+    assert caught["false alarm"] <= 44, caught
 
 
 def test_fever_without_an_injection_is_urgent_not_emergency():
