@@ -12,6 +12,7 @@ and holds what they share (the index, the model, the gate); ``replies.py`` words
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ from clbp_chat.privacy import log_question
 from clbp_chat.records import Answer
 from clbp_chat.retrieve import ScoredChunk, hybrid_search, question_match
 from clbp_chat.spelling import english_for
+from clbp_chat.text import name_form
 from clbp_chat.understand import Query, read_message, vocabulary
 from clbp_chat.validate import validate_history, validate_question
 
@@ -165,6 +167,10 @@ class Engine:
             query.uncovered = []
             return None, safety.SafetyVerdict(None)
         if self.classifiers is None or query.standalone:
+            return None, verdict
+        if query.asks_term and _names_a_glossary_term(index, query.question):
+            # "what is cartilage?" when the glossary defines it: the library's, whatever the
+            # router learned of words it never saw defined (a clinic adds entries).
             return None, verdict
         route = self.classifiers.route(query.question)
         if route == "not_covered" and verdict.category == safety.PERSONAL_ADVICE:
@@ -363,3 +369,13 @@ def answer(question: str, history: Sequence[dict] = (), *, engine: Engine | None
             print(c.n, c.title, c.section, c.source)
     """
     return (engine or get_engine()).answer(question, history)
+
+
+def _names_a_glossary_term(index: Index, question: str) -> bool:
+    """The question names a term the glossary defines (an entry's heading)."""
+    said = f" {name_form(question)} "
+    return any(
+        f" {name_form(re.sub(r'[(].*?[)]', ' ', chunk.section))} " in said
+        for chunk in index.chunks
+        if chunk.doc_type == "glossary" and chunk.section
+    )
