@@ -45,12 +45,8 @@ def test_a_misspelt_bank_label_is_a_one_line_error(tmp_path):
     ],
 )
 def test_a_misspelt_rule_key_or_tier_is_a_one_line_error(tmp_path, old, new, where):
-    text = RULES_FILE.read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / "safety_signals.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=where) as caught:
-        load_rules(path)
+        load_rules(_broken_copy(RULES_FILE, tmp_path, old, new))
     assert "\n" not in str(caught.value)
 
 
@@ -69,19 +65,22 @@ def test_a_misspelt_kind_or_broken_pattern_in_the_declines_is_a_one_line_error(
     tmp_path, old, new, says
 ):
     """A misspelt kind would switch its patterns off; both are caught when the gate is built."""
-    text = DECLINES_FILE.read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / "declines.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=says) as caught:
-        load_declines(path)
+        load_declines(_broken_copy(DECLINES_FILE, tmp_path, old, new))
     assert "\n" not in str(caught.value)
 
 
+def _broken_copy(source: Path, folder: Path, old: str, new: str) -> Path:
+    """A copy of a rule file in ``folder`` with ``old`` (which must be there) replaced by ``new``."""
+    text = source.read_text(encoding="utf-8")
+    assert old in text
+    path = folder / source.name
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
 def test_a_broken_pattern_names_itself(tmp_path):
-    text = RULES_FILE.read_text(encoding="utf-8").replace("'\\bsaddle (?:", "'\\bsaddle ((?:", 1)
-    path = tmp_path / "safety_signals.yaml"
-    path.write_text(text, encoding="utf-8")
+    path = _broken_copy(RULES_FILE, tmp_path, "'\\bsaddle (?:", "'\\bsaddle ((?:")
     with pytest.raises(ConfigError, match="bad pattern"):
         load_rules(path)
 

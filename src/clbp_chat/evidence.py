@@ -328,15 +328,14 @@ def _findings(index: Index, query: Query) -> Selection | None:
     several studies share the answer's length. Ranked one by one, such a question's nearest
     sentences were the study's journal and clinic, which say its name as often."""
     types = index.manifest.get("doc_types", {})
-    studies = [d for d in index.manifest.get("doc_types", {}) if d in query.focus]
-    studies = [d for d in studies if types.get(d) == "study"]
+    studies = [d for d, kind in types.items() if kind == "study" and d in query.focus]
     if "findings" not in query.intents or not studies or query.parts:
         return None
     shown = tuning().overview.overview_sentences
     each = max(1, shown // len(studies))
     rows: list[int] = []
     for study in studies:
-        results, conclusion = (_section_rows(index, study, h) for h in _results_sections())
+        results, conclusion = (index.section_rows.get((study, h), []) for h in _results_sections())
         rows += results[: each - 1] + conclusion[:1] if conclusion and each > 1 else results[:each]
     return Selection(rows, FINDINGS_RELEVANCE) if rows else None
 
@@ -345,15 +344,6 @@ def _results_sections() -> tuple[str, str]:
     """The headings of a study's results and of its authors' conclusion (aspects.yaml)."""
     results, conclusion = _aspect_sections()["study"]["results"][:2]
     return results, conclusion
-
-
-def _section_rows(index: Index, doc_id: str, heading: str) -> list[int]:
-    return [
-        row
-        for pos, chunk in enumerate(index.chunks)
-        if chunk.doc_id == doc_id and chunk.section == heading
-        for row in index.sentence_rows.get(pos, [])
-    ]
 
 
 def _overview(index: Index, query: Query, asked: dict[int, float]) -> Selection | None:

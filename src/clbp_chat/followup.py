@@ -84,22 +84,20 @@ def _inherited(history: Sequence[dict], index: Index) -> set[str]:
     return next((docs for docs in named if docs), set())
 
 
-def _the_others(history: Sequence[dict], index: Index) -> set[str]:
-    """The studies not under discussion, when studies are (else none)."""
+def _the_others(current: set[str], index: Index) -> set[str]:
+    """The studies not under discussion (``current``), when studies are (else none)."""
     types = index.manifest.get("doc_types", {})
-    current = {d for d in _inherited(history, index) if types.get(d) == "study"}
-    if not current:
-        return set()
-    return {d for d, kind in types.items() if kind == "study"} - current
+    studies = {d for d, kind in types.items() if kind == "study"}
+    return studies - current if current & studies else set()
 
 
 def _switched_to(
-    question: str, history: Sequence[dict], index: Index, described: str | None
+    question: str, named: set[str], current: set[str], described: str | None
 ) -> str | None:
-    """The study a follow-up describes, when it is not the one under discussion."""
-    if described is None or named_docs(question, index) or not _DESCRIBED.search(question):
+    """The study a follow-up describes (it names none), when it is not the one under discussion."""
+    if described is None or named or not _DESCRIBED.search(question):
         return None
-    return None if described in _inherited(history, index) else described
+    return None if described in current else described
 
 
 def _renamed(question: str, names: str, index: Index) -> str:
@@ -128,7 +126,9 @@ def standalone_question(
     if not history:
         return None
     last = next((m for m in reversed(history) if m.get("role") == "user"), None)
-    switched = _switched_to(question, history, index, described)
+    named = named_docs(question, index)
+    current = _inherited(history, index)
+    switched = _switched_to(question, named, current, described)
     if switched:
         # "and the one with the donor cells, how long was that?" after the Atluri study.
         rest = _DESCRIBED.sub("", _ELLIPSIS.sub("", question))
@@ -136,8 +136,7 @@ def standalone_question(
             return _renamed(str(last.get("content", "")), _names({switched}, index), index)
         return f"{question.rstrip(' ?.!')} ({_names({switched}, index)})?"
     others = _OTHERS.search(question)
-    elsewhere = named_docs(question, index) - _inherited(history, index)
-    if others and not elsewhere and (studies := _the_others(history, index)):
+    if others and not (named - current) and (studies := _the_others(current, index)):
         # "and the other three, how many did they have?" after the Kumar study: the other studies;
         # "and the others?" alone asks the last question of them.
         names = _names(studies, index)
@@ -145,7 +144,7 @@ def standalone_question(
         if last and not tokenize(_ELLIPSIS.sub("", rest)):
             return _renamed(str(last.get("content", "")), names, index)
         return question[: others.start()] + names + question[others.end() :]
-    if named_docs(question, index):
+    if named:
         # "and the pettine numbers on that?": the study is named, the topic is in the last turn.
         if last and _DANGLING.search(question):
             return f"{_DANGLING.sub('', question).rstrip(' ?.!')}: {last['content']}"
@@ -160,11 +159,10 @@ def standalone_question(
     narrow = words <= LONGEST_FOLLOW_UP and not _WIDER.search(question)
     if not referring and not group and not narrow and words > SHORT_FOLLOW_UP:
         return None
-    docs = _inherited(history, index)
-    if not docs:
+    if not current:
         return None
-    name = _names(docs, index)
-    named = _STUDY_ITSELF.search(question)
-    if named:
-        return question[: named.start()] + name + question[named.end() :]
+    name = _names(current, index)
+    itself = _STUDY_ITSELF.search(question)
+    if itself:
+        return question[: itself.start()] + name + question[itself.end() :]
     return f"{question.rstrip(' ?.!')} in {name}?"

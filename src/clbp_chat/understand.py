@@ -238,9 +238,9 @@ def uncovered_topics(text: str, topics: tuple[Topic, ...]) -> list[Topic]:
     """Which of ``topics`` (those the library does not cover) ``text`` asks about."""
     low = normalize(asked_part(text))
     pointing = vocabulary().back_reference.search(low)
+    story = normalize(text).split(pointing.group(0))[0] if pointing else ""
     out = []
     for topic in topics:
-        story = normalize(text).split(pointing.group(0))[0] if pointing else ""
         if pointing and topic.mention.search(story):
             # "I had two epidurals. How does it compare to that?": the question asks of the story.
             sentence = message_sentence_at(low, pointing.start())[1]
